@@ -1,0 +1,30 @@
+# mmhybrid: one-command set-up. `make demo` and `make test` install what they need first.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+export MMHYBRID_WHEEL_CACHE ?= $(HOME)/.cache/mmhybrid/wheels
+export HF_HUB_OFFLINE := 1
+DEMO_DATA ?= data/fashion_demo
+STAMP := $(VENV)/.mmhybrid-installed
+
+.PHONY: install demo test clean-venv
+
+install: $(STAMP)
+
+# Re-run the installer only when what it installs changes: a second `make install` is instant.
+$(STAMP): setup.py requirements/runtime.txt requirements/build.txt requirements/tests.txt \
+          tools/install/install_stack.sh tools/install/patch_mmcv_sdist.py
+	VENV=$(VENV) bash tools/install/install_stack.sh
+	touch $@
+
+$(DEMO_DATA)/README.md: $(STAMP) tools/dataset_converters/build_fashion_demo.py
+	$(PYTHON) tools/dataset_converters/build_fashion_demo.py --out $(DEMO_DATA)
+
+demo: $(STAMP) $(DEMO_DATA)/README.md
+	$(PYTHON) tools/run_demo.py --data $(DEMO_DATA) --work-dir work_dirs/demo
+
+test: $(STAMP)
+	$(PYTHON) -m pytest tests
+
+clean-venv:
+	rm -rf $(VENV)
