@@ -3,7 +3,13 @@
 Importing the package registers its modules in mmpretrain's registries; configs do so
 with ``custom_imports = dict(imports=['mmhybrid'], allow_failed_imports=False)``.
 """
-from .version import __version__
-from .utils import checkpoint_compat  # noqa: F401  (must run before any torch.load)
+import os
+
+# Nothing is fetched from a model hub at run time (timm / huggingface_hub read this).
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+from .version import __version__  # noqa: E402
+from .utils import checkpoint_compat  # noqa: E402,F401  (before any torch.load)
+from . import datasets, engine, models  # noqa: E402,F401  (registration)
 
 __all__ = ['__version__']

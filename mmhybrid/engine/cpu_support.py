@@ -1,0 +1,79 @@
+"""Run OpenMMLab configs written for GPUs on a CPU-only machine.
+
+mmengine 0.10.7 assumes CUDA in four places; each function here handles one of them
+so that ``tools/train.py`` and ``tools/dist_train.sh`` work unchanged on CPU:
+
+* the ``pytorch`` launcher calls ``torch.cuda.set_device``: we initialise the gloo
+  process group first (mmengine then skips its own ``init_dist``);
+* DDP is built with ``device_ids=[LOCAL_RANK]``: CPU modules need ``device_ids=None``;
+* ``SyncBN`` has no CPU implementation: it is converted to ``BN`` with a warning
+  (batch statistics are then per process, not global);
+* ``AmpOptimWrapper`` asserts a GPU: it falls back to ``OptimWrapper`` (fp32).
+"""
+import os
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
+
+
+def cuda_visible() -> bool:
+    return torch.cuda.is_available()
+
+
+def init_cpu_process_group(launcher: str) -> None:
+    """Initialise a gloo process group for the ``pytorch`` launcher on CPU.
+
+    torchrun sets ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``; the
+    ``env://`` rendezvous reads them.
+    """
+    if launcher != 'pytorch' or cuda_visible() or dist.is_initialized():
+        return
+    if launcher == 'pytorch' and 'RANK' not in os.environ:
+        raise RuntimeError('--launcher pytorch needs torchrun (or tools/dist_train.sh) '
+                           'to set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT')
+    dist.init_process_group(backend='gloo')
+
+
+def _convert_syncbn(node: Any, path: str = 'model') -> int:
+    """Replace ``type='SyncBN'`` norm configs by ``BN`` in place; count them."""
+    count = 0
+    if isinstance(node, dict):
+        if node.get('type') in ('SyncBN', 'MMSyncBN'):
+            print_log(f'{path}: SyncBN has no CPU implementation; using BN '
+                      '(per-process batch statistics)', logger='current',
+                      level='WARNING')
+            node['type'] = 'BN'
+            count += 1
+        for key, value in node.items():
+            count += _convert_syncbn(value, f'{path}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            count += _convert_syncbn(value, f'{path}[{i}]')
+    return count
+
+
+def adapt_cfg_for_cpu(cfg: Config) -> Config:
+    """Make a GPU config runnable on CPU (see module docstring). No-op with CUDA."""
+    if cuda_visible():
+        return cfg
+    optim_wrapper = cfg.get('optim_wrapper')
+    if optim_wrapper is not None and optim_wrapper.get('type') == 'AmpOptimWrapper':
+        print_log('AMP needs a GPU: training in fp32 with OptimWrapper on CPU',
+                  logger='current', level='WARNING')
+        optim_wrapper.type = 'OptimWrapper'
+        optim_wrapper.pop('loss_scale', None)
+        optim_wrapper.pop('dtype', None)
+    if cfg.get('model') is not None:
+        _convert_syncbn(cfg.model)
+    if cfg.get('launcher', 'none') != 'none':
+        cfg.setdefault('env_cfg', ConfigDict())
+        cfg.env_cfg.setdefault('dist_cfg', ConfigDict())
+        cfg.env_cfg.dist_cfg.backend = 'gloo'
+        wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
+            type='MMDistributedDataParallel', broadcast_buffers=False)
+        wrapper['device_ids'] = None
+        cfg.model_wrapper_cfg = wrapper
+    return cfg
