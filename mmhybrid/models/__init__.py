@@ -1,0 +1,3 @@
+from .algorithms import *  # noqa: F401,F403
+from .balancers import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403

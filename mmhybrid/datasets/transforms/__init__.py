@@ -1,1 +1,2 @@
 
+from .hybrid_views import HybridViews  # noqa: F401

@@ -1,0 +1,3 @@
+from .hybrid_pretrain import HybridPretrain
+
+__all__ = ['HybridPretrain']

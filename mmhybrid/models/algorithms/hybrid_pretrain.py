@@ -1,0 +1,246 @@
+"""HybridPretrain: multi-label classification + SimMIM + MoCo v3 on one backbone."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.structures import BaseDataElement
+from mmpretrain.models.selfsup.base import BaseSelfSupervisor
+from mmpretrain.models.utils import CosineEMA
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+from torch import nn
+
+TASKS = ('mim', 'contrastive', 'multilabel')
+VIEW_MODES = ('shared', 'separate')
+
+
+@MODELS.register_module()
+class HybridPretrain(BaseSelfSupervisor):
+    """Pre-train one backbone with up to three tasks in the same step.
+
+    The tasks, each optional and each built from mmpretrain's own modules:
+
+    - ``mim``: SimMIM pixel regression on masked patches (``SimMIMLinearDecoder``
+      neck + ``SimMIMHead`` with ``PixelReconstructionLoss``);
+    - ``contrastive``: MoCo v3, a projector (``NonLinearNeck``) and ``MoCoV3Head``
+      (predictor + InfoNCE against keys gathered from all ranks), with a momentum
+      encoder of backbone + projector updated every step by ``CosineEMA``;
+    - ``multilabel``: a pooled feature into a multi-label head; samples without a
+      ``gt_label`` contribute to the self-supervised terms only.
+
+    The backbone must accept ``backbone(x, mask)`` (``SimMIMSwinTransformer``), so
+    masked and unmasked inputs share the same weights.
+
+    Views. The data pipeline (:class:`HybridViews`) packs named views; the model
+    reads them by name, so the view mode is a model setting alone:
+
+    - ``'masked'``: a weakly augmented crop; its mask is in ``data_sample.mask``;
+    - ``'view1'``, ``'view2'``: the two MoCo v3 crops.
+
+    Backbone passes per step (``view_mode``), with all three tasks on:
+
+    - ``'shared'``: ONE online pass over ``masked`` (with the mask when ``mim`` is
+      on) feeds the MIM decoder, the contrastive query and the label head; ONE
+      momentum pass encodes ``view1`` as the key. ``symmetric=True`` adds the
+      swapped pair: an online pass over ``view1`` (query) and a momentum pass over
+      ``masked`` without mask (key). 1 online + 1 momentum (2 + 2 symmetric).
+    - ``'separate'``: MIM on ``masked``; contrastive exactly as MoCo v3 on
+      ``view1``/``view2`` (2 online + 2 momentum passes, symmetric loss); the label
+      head reads the online pass of ``view1``. 3 online + 2 momentum.
+
+    With ``contrastive`` off, the label head reads the online pass over ``masked``
+    (in ``separate`` mode an extra unmasked pass when ``mim`` is also on).
+
+    Args:
+        backbone (dict): Backbone config, e.g. ``SimMIMSwinTransformer``.
+        mim (dict, optional): ``dict(neck=..., head=...)`` for SimMIM, or None.
+        contrastive (dict, optional): ``dict(neck=..., head=..., base_momentum=0.01)``
+            for MoCo v3, or None.
+        multilabel (dict, optional): ``dict(neck=..., head=...)`` for the label
+            head (``neck`` defaults to ``GlobalAveragePooling``), or None.
+        view_mode (str): ``'shared'`` or ``'separate'``, see above.
+        symmetric (bool): In ``'shared'`` mode, add the swapped contrastive pair.
+        loss_balancer (dict): How task losses combine into the total, e.g.
+            ``dict(type='FixedTaskWeights', weights=dict(mim=1.0))`` or
+            ``dict(type='UncertaintyTaskWeights')``.
+        data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 mim: Optional[dict] = None,
+                 contrastive: Optional[dict] = None,
+                 multilabel: Optional[dict] = None,
+                 view_mode: str = 'shared',
+                 symmetric: bool = False,
+                 loss_balancer: dict = dict(type='FixedTaskWeights'),
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        if view_mode not in VIEW_MODES:
+            raise ValueError(f'view_mode must be one of {VIEW_MODES}, '
+                             f'got {view_mode!r}')
+        self.view_mode = view_mode
+        self.symmetric = symmetric
+        self.tasks = tuple(name for name, cfg in zip(
+            TASKS, (mim, contrastive, multilabel)) if cfg is not None)
+        if not self.tasks:
+            raise ValueError('HybridPretrain needs at least one of mim, '
+                             'contrastive and multilabel')
+
+        if mim is not None:
+            self.mim_neck = MODELS.build(mim['neck'])
+            self.mim_head = MODELS.build(mim['head'])
+        if contrastive is not None:
+            self.con_neck = MODELS.build(contrastive['neck'])
+            self.con_head = MODELS.build(contrastive['head'])
+            self.momentum_encoder = CosineEMA(
+                nn.Sequential(self.backbone, self.con_neck),
+                momentum=contrastive.get('base_momentum', 0.01))
+        if multilabel is not None:
+            self.cls_neck = MODELS.build(
+                multilabel.get('neck', dict(type='GlobalAveragePooling')))
+            self.cls_head = MODELS.build(multilabel['head'])
+        self.balancer = MODELS.build(
+            dict(loss_balancer, tasks=self.tasks))
+        if mim is None and hasattr(self.backbone, 'mask_token'):
+            # Never used without MIM: keep it out of the optimizer and of DDP's
+            # unused-parameter check.
+            self.backbone.mask_token.requires_grad_(False)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def required_views(self) -> Tuple[str, ...]:
+        """Names of the views this configuration reads, in pipeline order."""
+        needs = set()
+        if self.view_mode == 'shared':
+            needs.add('masked')
+            if 'contrastive' in self.tasks:
+                needs.add('view1')
+        else:
+            if 'mim' in self.tasks or ('multilabel' in self.tasks
+                                       and 'contrastive' not in self.tasks):
+                needs.add('masked')
+            if 'contrastive' in self.tasks:
+                needs.update(('view1', 'view2'))
+        return tuple(v for v in ('masked', 'view1', 'view2') if v in needs)
+
+    def _name_views(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
+                    data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """Map the packed views to their names (``data_sample.view_names``)."""
+        if isinstance(inputs, torch.Tensor):
+            inputs = [inputs]
+        names = data_samples[0].metainfo.get('view_names') if data_samples else None
+        if names is None:
+            names = self.required_views  # direct API use: views in plan order
+        names = tuple(names)
+        if len(names) != len(inputs):
+            raise ValueError(f'{len(inputs)} views packed but view_names is {names}')
+        missing = [v for v in self.required_views if v not in names]
+        if missing:
+            raise ValueError(
+                f'HybridPretrain(tasks={self.tasks}, view_mode={self.view_mode!r}) '
+                f'needs views {self.required_views}; the pipeline packed {names} '
+                f'(missing {missing}). Set HybridViews(views=...) accordingly.')
+        return dict(zip(names, inputs))
+
+    # ------------------------------------------------------------- features
+    def extract_feat(self, inputs: torch.Tensor):
+        """Backbone features of unmasked images."""
+        return self.backbone(inputs, mask=None)
+
+    def _query(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.con_neck(feats)[0]
+
+    @torch.no_grad()
+    def _key(self, view: torch.Tensor) -> torch.Tensor:
+        return self.momentum_encoder(view)[0]
+
+    def _contrastive(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return self.con_head.loss(q, k)
+
+    # ----------------------------------------------------------------- loss
+    def task_losses(self, inputs: List[torch.Tensor],
+                    data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """Raw (unweighted) loss of every enabled task for one batch.
+
+        Reads the momentum encoder but does not update it, so diagnostics can
+        call it without changing training state.
+        """
+        views = self._name_views(inputs, data_samples)
+        use_mim = 'mim' in self.tasks
+        mask = (torch.stack([ds.mask for ds in data_samples])
+                if use_mim else None)
+        losses = {}
+        label_feats = None
+        if self.view_mode == 'shared':
+            online = views['masked']
+            feats = self.backbone(online, mask)
+            if use_mim:
+                losses['mim'] = self.mim_head.loss(
+                    self.mim_neck(feats[0]), online, mask)
+            if 'contrastive' in self.tasks:
+                key_view = views['view1']
+                loss = self._contrastive(self._query(feats), self._key(key_view))
+                if self.symmetric:
+                    q2 = self._query(self.backbone(key_view, None))
+                    loss = loss + self._contrastive(q2, self._key(online))
+                losses['contrastive'] = loss
+            label_feats = feats
+        else:
+            if use_mim:
+                masked = views['masked']
+                feats = self.backbone(masked, mask)
+                losses['mim'] = self.mim_head.loss(
+                    self.mim_neck(feats[0]), masked, mask)
+            if 'contrastive' in self.tasks:
+                view1, view2 = views['view1'], views['view2']
+                feats1 = self.backbone(view1, None)
+                q1 = self._query(feats1)
+                q2 = self._query(self.backbone(view2, None))
+                losses['contrastive'] = (
+                    self._contrastive(q1, self._key(view2)) +
+                    self._contrastive(q2, self._key(view1)))
+                label_feats = feats1
+            elif 'multilabel' in self.tasks:
+                label_feats = self.backbone(views['masked'], None)
+        if 'multilabel' in self.tasks:
+            losses['multilabel'] = self.cls_head.loss(
+                self.cls_neck(label_feats), data_samples)['loss']
+        return losses
+
+    def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """One training step's losses.
+
+        Returns ``loss_<task>`` (weighted term, summed into the total by mmengine),
+        plus ``raw_<task>`` and ``weight_<task>`` for logging (not summed).
+        """
+        if 'contrastive' in self.tasks:
+            # MoCo v3 order: update the momentum encoder, then encode the keys.
+            self.momentum_encoder.update_parameters(
+                nn.Sequential(self.backbone, self.con_neck))
+        raw = self.task_losses(inputs, data_samples)
+        weighted, weights = self.balancer(raw)
+        out = {f'loss_{task}': weighted[task] for task in self.tasks}
+        for task in self.tasks:
+            out[f'raw_{task}'] = raw[task].detach()
+            out[f'weight_{task}'] = weights[task].detach()
+        return out
+
+    def predict(self, inputs, data_samples=None, **kwargs):
+        """Multi-label predictions of the label head (for validation)."""
+        if 'multilabel' not in self.tasks:
+            raise RuntimeError('predict needs the multilabel task')
+        if isinstance(inputs, list):
+            inputs = inputs[0]
+        return self.cls_head.predict(
+            self.cls_neck(self.extract_feat(inputs)), data_samples)
+
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        return super().forward(inputs, data_samples, mode)
