@@ -157,38 +157,50 @@ class HybridPretrain(BaseSelfSupervisor):
 
     @torch.no_grad()
     def _key(self, view: torch.Tensor) -> torch.Tensor:
-        return self.momentum_encoder(view)[0]
+        # (backbone, projector) of the momentum encoder; the backbone is called
+        # with mask=None explicitly since SimMIMSwinTransformer requires it.
+        backbone, projector = self.momentum_encoder.module
+        return projector(backbone(view, None))[0]
 
     def _contrastive(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         return self.con_head.loss(q, k)
 
     # ----------------------------------------------------------------- loss
+    def _update_momentum_encoder(self) -> None:
+        self.momentum_encoder.update_parameters(
+            nn.Sequential(self.backbone, self.con_neck))
+
     def task_losses(self, inputs: List[torch.Tensor],
-                    data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+                    data_samples: List[DataSample],
+                    update_momentum: bool = False) -> Dict[str, torch.Tensor]:
         """Raw (unweighted) loss of every enabled task for one batch.
 
-        Reads the momentum encoder but does not update it, so diagnostics can
-        call it without changing training state.
+        Args:
+            inputs (list[Tensor]): The packed views (see :class:`HybridViews`).
+            data_samples (list[DataSample]): With ``mask`` and, when labelled,
+                ``gt_label``.
+            update_momentum (bool): Update the momentum encoder (once) between the
+                online and the momentum passes, as MoCo v3 does. Diagnostics pass
+                False to leave the training state untouched.
         """
         views = self._name_views(inputs, data_samples)
         use_mim = 'mim' in self.tasks
+        use_con = 'contrastive' in self.tasks
         mask = (torch.stack([ds.mask for ds in data_samples])
                 if use_mim else None)
         losses = {}
-        label_feats = None
+        pairs = []  # contrastive (query, name of the view the momentum encoder keys)
         if self.view_mode == 'shared':
             online = views['masked']
             feats = self.backbone(online, mask)
             if use_mim:
                 losses['mim'] = self.mim_head.loss(
                     self.mim_neck(feats[0]), online, mask)
-            if 'contrastive' in self.tasks:
-                key_view = views['view1']
-                loss = self._contrastive(self._query(feats), self._key(key_view))
+            if use_con:
+                pairs.append((self._query(feats), 'view1'))
                 if self.symmetric:
-                    q2 = self._query(self.backbone(key_view, None))
-                    loss = loss + self._contrastive(q2, self._key(online))
-                losses['contrastive'] = loss
+                    q2 = self._query(self.backbone(views['view1'], None))
+                    pairs.append((q2, 'masked'))
             label_feats = feats
         else:
             if use_mim:
@@ -196,17 +208,25 @@ class HybridPretrain(BaseSelfSupervisor):
                 feats = self.backbone(masked, mask)
                 losses['mim'] = self.mim_head.loss(
                     self.mim_neck(feats[0]), masked, mask)
-            if 'contrastive' in self.tasks:
-                view1, view2 = views['view1'], views['view2']
-                feats1 = self.backbone(view1, None)
+            if use_con:
+                feats1 = self.backbone(views['view1'], None)
                 q1 = self._query(feats1)
-                q2 = self._query(self.backbone(view2, None))
-                losses['contrastive'] = (
-                    self._contrastive(q1, self._key(view2)) +
-                    self._contrastive(q2, self._key(view1)))
+                q2 = self._query(self.backbone(views['view2'], None))
+                pairs = [(q1, 'view2'), (q2, 'view1')]
                 label_feats = feats1
             elif 'multilabel' in self.tasks:
-                label_feats = self.backbone(views['masked'], None)
+                label_feats = (feats if 'mim' not in self.tasks else
+                               self.backbone(views['masked'], None))
+        if use_con:
+            # MoCo v3 order: online passes, momentum update, then the keys
+            # (the update also syncs the projector's BN buffers).
+            if update_momentum:
+                self._update_momentum_encoder()
+            # keys in view order (view1 before view2, as MoCo v3)
+            keys = {name: self._key(views[name])
+                    for name in sorted({n for _, n in pairs}, key=list(views).index)}
+            losses['contrastive'] = sum(
+                self._contrastive(q, keys[name]) for q, name in pairs)
         if 'multilabel' in self.tasks:
             losses['multilabel'] = self.cls_head.loss(
                 self.cls_neck(label_feats), data_samples)['loss']
@@ -219,11 +239,7 @@ class HybridPretrain(BaseSelfSupervisor):
         Returns ``loss_<task>`` (weighted term, summed into the total by mmengine),
         plus ``raw_<task>`` and ``weight_<task>`` for logging (not summed).
         """
-        if 'contrastive' in self.tasks:
-            # MoCo v3 order: update the momentum encoder, then encode the keys.
-            self.momentum_encoder.update_parameters(
-                nn.Sequential(self.backbone, self.con_neck))
-        raw = self.task_losses(inputs, data_samples)
+        raw = self.task_losses(inputs, data_samples, update_momentum=True)
         weighted, weights = self.balancer(raw)
         out = {f'loss_{task}': weighted[task] for task in self.tasks}
         for task in self.tasks:
