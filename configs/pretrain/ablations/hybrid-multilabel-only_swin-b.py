@@ -1,0 +1,4 @@
+# Ablation: the headline HybridPretrain with only the multilabel task on (same backbone,
+# data, schedule; the views the model does not read are simply unused).
+_base_ = ['../hybrid_swin-b.py']
+model = dict(mim=None, contrastive=None)
