@@ -10,6 +10,7 @@ so that ``tools/train.py`` and ``tools/dist_train.sh`` work unchanged on CPU:
   (batch statistics are then per process, not global);
 * ``AmpOptimWrapper`` asserts a GPU: it falls back to ``OptimWrapper`` (fp32).
 """
+import logging
 import os
 from typing import Any
 
@@ -44,7 +45,7 @@ def _convert_syncbn(node: Any, path: str = 'model') -> int:
         if node.get('type') in ('SyncBN', 'MMSyncBN'):
             print_log(f'{path}: SyncBN has no CPU implementation; using BN '
                       '(per-process batch statistics)', logger='current',
-                      level='WARNING')
+                      level=logging.WARNING)
             node['type'] = 'BN'
             count += 1
         for key, value in node.items():
@@ -62,7 +63,7 @@ def adapt_cfg_for_cpu(cfg: Config) -> Config:
     optim_wrapper = cfg.get('optim_wrapper')
     if optim_wrapper is not None and optim_wrapper.get('type') == 'AmpOptimWrapper':
         print_log('AMP needs a GPU: training in fp32 with OptimWrapper on CPU',
-                  logger='current', level='WARNING')
+                  logger='current', level=logging.WARNING)
         optim_wrapper.type = 'OptimWrapper'
         optim_wrapper.pop('loss_scale', None)
         optim_wrapper.pop('dtype', None)
