@@ -1,3 +1,4 @@
 from .cpu_support import adapt_cfg_for_cpu, init_cpu_process_group
+from .hooks import *  # noqa: F401,F403
 
 __all__ = ['adapt_cfg_for_cpu', 'init_cpu_process_group']

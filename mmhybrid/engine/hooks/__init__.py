@@ -1,0 +1,3 @@
+from .task_gradient_hook import TaskGradientHook
+
+__all__ = ['TaskGradientHook']

@@ -1,0 +1,62 @@
+"""Diagnostics: how the tasks' gradients on the shared backbone relate."""
+import itertools
+from typing import Optional
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmpretrain.registry import HOOKS
+
+
+@HOOKS.register_module()
+class TaskGradientHook(Hook):
+    """Every ``interval`` iterations, log each task's gradient norm on the
+    shared backbone and the pairwise cosine similarity of those gradients.
+
+    Scalars: ``grad_norm/<task>`` and ``grad_cos/<task_a>-<task_b>``. Each task's
+    gradient is that of its *weighted* loss term (what actually trains the
+    backbone), taken on the batch just trained on, with one extra forward pass
+    (RNG state restored afterwards; the momentum encoder is not updated; batch
+    norm running statistics of the heads do see the extra pass). Off unless
+    added to ``custom_hooks``: ``dict(type='TaskGradientHook', interval=50)``.
+
+    Args:
+        interval (int): Iterations between measurements. Defaults to 50.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, interval: int = 50) -> None:
+        self.interval = interval
+
+    def after_train_iter(self, runner, batch_idx: int,
+                         data_batch: Optional[dict] = None,
+                         outputs: Optional[dict] = None) -> None:
+        if data_batch is None or not self.every_n_train_iters(runner, self.interval):
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        stats = self.measure(model, data_batch)
+        for key, value in stats.items():
+            runner.message_hub.update_scalar(f'train/{key}', value)
+
+    @staticmethod
+    def measure(model, data_batch: dict) -> dict:
+        """Per-task gradient norms and pairwise cosines on ``model.backbone``."""
+        params = [p for p in model.backbone.parameters() if p.requires_grad]
+        with torch.random.fork_rng(devices=[]):
+            data = model.data_preprocessor(data_batch, True)
+            raw = model.task_losses(data['inputs'], data['data_samples'],
+                                    update_momentum=False)
+            weighted, _ = model.balancer(raw)
+            grads = {}
+            for task in model.tasks:
+                g = torch.autograd.grad(weighted[task], params, retain_graph=True,
+                                        allow_unused=True)
+                grads[task] = torch.cat([
+                    (gi if gi is not None else torch.zeros_like(p)).flatten()
+                    for gi, p in zip(g, params)])
+        stats = {f'grad_norm/{t}': g.norm().item() for t, g in grads.items()}
+        for a, b in itertools.combinations(model.tasks, 2):
+            stats[f'grad_cos/{a}-{b}'] = torch.nn.functional.cosine_similarity(
+                grads[a], grads[b], dim=0).item()
+        return stats
