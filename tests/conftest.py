@@ -20,3 +20,14 @@ def max_iters():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope='session')
+def tiny_demo(tmp_path_factory):
+    """A tiny demo world (real Fashion-MNIST garments) built once per session."""
+    from mmhybrid.datasets.fashion_demo.builder import DemoParams, build_fashion_demo
+    out = tmp_path_factory.mktemp('demo') / 'fashion_demo'
+    build_fashion_demo(str(out), DemoParams(num_train=48, num_val=8, num_unlabelled=16,
+                                            num_cls_train=60, num_cls_test=20),
+                       log=lambda msg: None)
+    return out

@@ -63,6 +63,9 @@ train_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     dataset=dict(
         type='ConcatDataset',
+        # the unlabelled folder has no label space: the labelled source's classes
+        # are the run's (and the checkpoint's) label names
+        ignore_keys=['classes'],
         datasets=[
             dict(type='PartialMultiLabelDataset', data_root=data_root,
                  ann_file='scenes/meta/train_partial.json', data_prefix='scenes/',
