@@ -1,0 +1,11 @@
+"""The Fashion-MNIST demo world: classification images, multi-label scenes with
+COCO instances and semantic maps, built by
+``tools/dataset_converters/build_fashion_demo.py``."""
+from .builder import SCENE_CLASSES, DemoParams, build_fashion_demo
+from .fashion_mnist import CLASSES, DEFAULT_DIR, FashionMNISTNotFound, load_split
+from .scenes import IMAGE_TYPES, render_scene
+
+__all__ = [
+    'CLASSES', 'DEFAULT_DIR', 'IMAGE_TYPES', 'SCENE_CLASSES', 'DemoParams',
+    'FashionMNISTNotFound', 'build_fashion_demo', 'load_split', 'render_scene'
+]

@@ -1,0 +1,245 @@
+"""Decode any image file into a 3-channel uint8 array, or say why it can't."""
+import io
+import logging
+import multiprocessing
+from multiprocessing import context as mp_context
+from typing import Optional
+
+import mmengine.fileio as fileio
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
+from mmpretrain.registry import TRANSFORMS
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+
+class CorruptImageError(OSError):
+    """An image file exists but cannot be decoded (empty, truncated, not an
+    image). The message names the file and the reason."""
+
+
+def _to_uint8_rgb(img: Image.Image) -> np.ndarray:
+    """Convert a decoded PIL image of any mode to an HxWx3 uint8 RGB array.
+
+    16-bit and 32-bit integer images are scaled from [0, 65535] to [0, 255]
+    (PNG stores 16 bits per sample; ``I`` is how Pillow opens them). Float
+    images are clipped to [0, 255]. Alpha is dropped, as OpenCV does for
+    ``LoadImageFromFile``.
+    """
+    mode = img.mode
+    if mode.startswith('I;16') or mode == 'I':
+        arr = np.asarray(img).astype(np.float32)
+        gray = np.clip(np.rint(arr / 257.0), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == 'F':
+        gray = np.clip(np.rint(np.asarray(img)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode != 'RGB':
+        # L, LA, 1, P, PA, RGBA, RGBX, CMYK, YCbCr, LAB, HSV: Pillow converts
+        # (Adobe CMYK JPEGs are un-inverted by the JPEG decoder already).
+        img = img.convert('RGB')
+    return np.asarray(img)
+
+
+def decode_image(img_bytes: bytes, filename: str) -> np.ndarray:
+    """Decode image bytes strictly to an HxWx3 uint8 RGB array.
+
+    Truncation is detected by Pillow (``ImageFile.LOAD_TRUNCATED_IMAGES`` is
+    left at its default ``False``); OpenCV would fill a truncated JPEG with grey
+    and only print a warning. EXIF orientation is applied, as OpenCV does.
+
+    Args:
+        img_bytes (bytes): The file content.
+        filename (str): The file name, for error messages.
+
+    Returns:
+        np.ndarray: HxWx3 uint8 array in RGB order.
+    """
+    if len(img_bytes) == 0:
+        raise CorruptImageError(f"cannot load image '{filename}': the file is "
+                                'empty (0 bytes)')
+    try:
+        with Image.open(io.BytesIO(img_bytes)) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            arr = _to_uint8_rgb(img)
+    except UnidentifiedImageError:
+        raise CorruptImageError(
+            f"cannot load image '{filename}': not a known image format "
+            f'({len(img_bytes)} bytes)') from None
+    except (OSError, SyntaxError, ValueError) as e:
+        # Pillow reports truncated or corrupt data as OSError ("image file is
+        # truncated", zlib errors), bad headers as SyntaxError.
+        raise CorruptImageError(
+            f"cannot load image '{filename}': corrupt or truncated "
+            f'({type(e).__name__}: {e})') from e
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.size == 0:
+        raise CorruptImageError(f"cannot load image '{filename}': decoded to "
+                                f'an unusable array of shape {arr.shape}')
+    return arr
+
+
+def _new_value(value: int):
+    return multiprocessing.get_context('spawn').Value('q', value)
+
+
+class _SharedCounter:
+    """An integer shared by the main process and its data loader workers.
+
+    Workers started by ``fork`` inherit the shared memory; ``spawn`` and
+    ``forkserver`` workers receive it through the process start-up pickle (the
+    lock is made in the spawn context, which all three start methods accept).
+    Any other pickle or deep copy gets a fresh counter starting at the current
+    value.
+    """
+
+    def __init__(self, value: int = 0) -> None:
+        self._value = _new_value(value)
+
+    def increment(self) -> int:
+        with self._value.get_lock():
+            self._value.value += 1
+            return self._value.value
+
+    @property
+    def value(self) -> int:
+        return self._value.value
+
+    def __getstate__(self):
+        if mp_context.get_spawning_popen() is not None:
+            return {'shared': self._value}
+        return {'snapshot': self.value}
+
+    def __setstate__(self, state):
+        if 'shared' in state:
+            self._value = state['shared']
+        else:
+            self._value = _new_value(state['snapshot'])
+
+
+@TRANSFORMS.register_module()
+class LoadImageRobust(BaseTransform):
+    """Load an image file of any common kind as a 3-channel uint8 image.
+
+    A drop-in replacement for ``LoadImageFromFile`` that is strict about broken
+    files and lenient about image kinds:
+
+    - a missing file raises ``FileNotFoundError``; an empty, truncated or
+      corrupt file raises :class:`CorruptImageError`; both name the file and
+      the reason;
+    - grayscale, palette, RGBA (alpha dropped), 16-bit, CMYK and YCbCr images
+      of any size (1x1 included) become HxWx3 uint8.
+
+    The output is in **BGR** order by default, exactly like mmpretrain's
+    ``LoadImageFromFile`` (OpenCV), so the usual data preprocessor with
+    ``to_rgb=True`` and ImageNet mean/std in RGB order applies unchanged.
+
+    With ``on_error='skip'``, a broken file makes the transform return ``None``
+    instead of raising: mmengine's ``BaseDataset`` then draws another index
+    (training only; in ``test_mode`` it raises). Every skip is logged as a
+    warning naming the file and the reason, and counted in
+    :attr:`num_skipped`, which is shared with the data loader workers.
+
+    Required Keys:
+
+    - img_path
+
+    Modified Keys:
+
+    - img
+    - img_shape
+    - ori_shape
+
+    Args:
+        on_error (str): ``'raise'`` (default) or ``'skip'``.
+        channel_order (str): ``'bgr'`` (default, as ``LoadImageFromFile``) or
+            ``'rgb'``.
+        to_float32 (bool): Return a float32 array instead of uint8.
+            Defaults to False.
+        backend_args (dict, optional): Arguments of the mmengine file backend
+            (see :func:`mmengine.fileio.get`). Defaults to None (local files).
+    """
+
+    def __init__(self,
+                 on_error: str = 'raise',
+                 channel_order: str = 'bgr',
+                 to_float32: bool = False,
+                 backend_args: Optional[dict] = None) -> None:
+        if on_error not in ('raise', 'skip'):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got "
+                             f'{on_error!r}')
+        if channel_order not in ('bgr', 'rgb'):
+            raise ValueError(f"channel_order must be 'bgr' or 'rgb', got "
+                             f'{channel_order!r}')
+        self.on_error = on_error
+        self.channel_order = channel_order
+        self.to_float32 = to_float32
+        self.backend_args = backend_args.copy() if backend_args else None
+        self._skipped = _SharedCounter()
+
+    @property
+    def num_skipped(self) -> int:
+        """How many images this transform (and its worker copies) skipped."""
+        return self._skipped.value
+
+    def _read(self, filename: str) -> np.ndarray:
+        try:
+            img_bytes = fileio.get(filename, backend_args=self.backend_args)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"cannot load image '{filename}': no such file") from None
+        except IsADirectoryError:
+            raise CorruptImageError(
+                f"cannot load image '{filename}': it is a directory") from None
+        return decode_image(img_bytes, filename)
+
+    def transform(self, results: dict) -> Optional[dict]:
+        filename = results['img_path']
+        try:
+            img = self._read(filename)
+        except (FileNotFoundError, CorruptImageError) as e:
+            if self.on_error == 'raise':
+                raise
+            count = self._skipped.increment()
+            print_log(f'skipped sample: {e} ({count} image(s) skipped so far)',
+                      logger='current', level=logging.WARNING)
+            return None
+        if self.channel_order == 'bgr':
+            img = img[:, :, ::-1]
+        img = np.ascontiguousarray(img)
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(on_error={self.on_error!r}, '
+                f'channel_order={self.channel_order!r}, '
+                f'to_float32={self.to_float32}, '
+                f'backend_args={self.backend_args})')
+
+
+def num_skipped_images(dataset) -> int:
+    """Total images skipped by :class:`LoadImageRobust` in a dataset's
+    pipelines, looking through dataset wrappers (``ConcatDataset``,
+    ``RepeatDataset``, ...).
+
+    Args:
+        dataset: A dataset object (or dataset wrapper).
+
+    Returns:
+        int: The number of skipped images, across data loader workers.
+    """
+    total = 0
+    for sub in getattr(dataset, 'datasets', ()):
+        total += num_skipped_images(sub)
+    inner = getattr(dataset, 'dataset', None)
+    if inner is not None:
+        total += num_skipped_images(inner)
+    pipeline = getattr(dataset, 'pipeline', None)
+    for transform in getattr(pipeline, 'transforms', ()):
+        if isinstance(transform, LoadImageRobust):
+            total += transform.num_skipped
+    return total
