@@ -15,3 +15,16 @@ class DumpRankStateHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()},
                    osp.join(runner.work_dir, f'rank{get_rank()}_state.pth'))
+
+
+@HOOKS.register_module()
+class InjectNaNHook(Hook):
+    """Test-only: from iteration ``at`` (1-based) on, the MIM decoder outputs NaN."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if runner.iter + 1 == self.at:
+            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+            model.mim_neck.register_forward_hook(lambda m, i, out: out * float('nan'))

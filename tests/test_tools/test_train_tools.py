@@ -1,6 +1,8 @@
 """tools/train.py and tools/dist_train.sh on CPU with a tiny demo config."""
 import re
 
+import pytest
+
 import torch
 
 from tests.test_tools.train_helpers import run_tool, write_tiny_config
@@ -54,3 +56,18 @@ def test_dist_train_two_cpu_processes_agree(tiny_demo, tmp_path):
             continue  # BN statistics are per process on CPU (no SyncBN)
         assert torch.equal(rank0[key], rank1[key]), key
     assert (work / 'iter_3.pth').is_file()
+
+
+def test_nan_stops_training_and_keeps_the_last_checkpoint(tiny_demo, tmp_path):
+    extra = RANK_HOOK.replace("[dict(type='DumpRankStateHook')]",
+                              "[dict(type='InjectNaNHook', at=3)]")
+    cfg = write_tiny_config(tmp_path / 'tiny.py', tiny_demo, max_iters=4, ckpt_interval=2,
+                            extra=extra)
+    work = tmp_path / 'work'
+    with pytest.raises(AssertionError) as failed:
+        run_tool(['train.py', str(cfg), '--work-dir', str(work)])
+    assert "non-finite loss in task(s) ['mim'] at iteration 3" in str(failed.value)
+    assert sorted(p.name for p in work.glob('iter_*.pth')) == ['iter_2.pth']
+    ckpt = torch.load(work / 'iter_2.pth', map_location='cpu', weights_only=False)
+    assert all(torch.isfinite(v).all() for v in ckpt['state_dict'].values()
+               if v.is_floating_point())

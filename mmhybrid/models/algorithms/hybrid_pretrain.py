@@ -1,8 +1,10 @@
 """HybridPretrain: multi-label classification + SimMIM + MoCo v3 on one backbone."""
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.structures import BaseDataElement
+from mmengine.dist import all_reduce, is_distributed
+from mmengine.logging import MessageHub, print_log
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.models.utils import CosineEMA
 from mmpretrain.registry import MODELS
@@ -11,6 +13,9 @@ from torch import nn
 
 TASKS = ('mim', 'contrastive', 'multilabel')
 VIEW_MODES = ('shared', 'separate')
+NONFINITE_POLICIES = ('raise', 'skip')
+# MessageHub key through which a skipped step reaches SkipNonFiniteOptimWrapper
+SKIP_STEP_KEY = 'hybrid_skip_step'
 
 
 @MODELS.register_module()
@@ -62,6 +67,13 @@ class HybridPretrain(BaseSelfSupervisor):
         loss_balancer (dict): How task losses combine into the total, e.g.
             ``dict(type='FixedTaskWeights', weights=dict(mim=1.0))`` or
             ``dict(type='UncertaintyTaskWeights')``.
+        nonfinite (str): What a NaN/Inf task loss does. ``'raise'`` (default):
+            stop with ``FloatingPointError`` naming the task(s) and iteration,
+            before the optimizer step, so the weights and the last checkpoint
+            stay good. ``'skip'``: skip that optimizer step (needs
+            ``optim_wrapper=dict(type='SkipNonFiniteOptimWrapper')``), log it
+            and count it in ``num_skipped_steps`` (saved in the checkpoint).
+            The decision is all-reduced, so every rank raises or skips together.
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -74,6 +86,7 @@ class HybridPretrain(BaseSelfSupervisor):
                  view_mode: str = 'shared',
                  symmetric: bool = False,
                  loss_balancer: dict = dict(type='FixedTaskWeights'),
+                 nonfinite: str = 'raise',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
         super().__init__(
@@ -84,6 +97,11 @@ class HybridPretrain(BaseSelfSupervisor):
             raise ValueError(f'view_mode must be one of {VIEW_MODES}, '
                              f'got {view_mode!r}')
         self.view_mode = view_mode
+        if nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f'nonfinite must be one of {NONFINITE_POLICIES}, '
+                             f'got {nonfinite!r}')
+        self.nonfinite = nonfinite
+        self.register_buffer('num_skipped_steps', torch.zeros((), dtype=torch.long))
         self.symmetric = symmetric
         self.tasks = tuple(name for name, cfg in zip(
             TASKS, (mim, contrastive, multilabel)) if cfg is not None)
@@ -246,6 +264,41 @@ class HybridPretrain(BaseSelfSupervisor):
             out[f'raw_{task}'] = raw[task].detach()
             out[f'weight_{task}'] = weights[task].detach()
         return out
+
+    def parse_losses(self, losses: Dict[str, torch.Tensor]
+                     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """mmengine's loss parsing plus the non-finite guard (see ``nonfinite``)."""
+        bad = [t for t in self.tasks
+               if not (torch.isfinite(losses[f'raw_{t}']).all()
+                       and torch.isfinite(losses[f'loss_{t}']).all())]
+        flags = torch.tensor([float(t in bad) for t in self.tasks])
+        if is_distributed():
+            all_reduce(flags, op='max')  # one rank's NaN stops/skips all ranks
+        bad = [t for t, f in zip(self.tasks, flags.tolist()) if f > 0]
+        if not bad:
+            return super().parse_losses(losses)
+        hub = MessageHub.get_current_instance()
+        iteration = hub.get_info('iter', -1) + 1
+        msg = (f'non-finite loss in task(s) {bad} at iteration {iteration} '
+               f'(raw: { {t: float(losses[f"raw_{t}"]) for t in self.tasks} })')
+        if self.nonfinite == 'raise':
+            raise FloatingPointError(
+                f'HybridPretrain: {msg}; training stopped before the optimizer '
+                'step, the last checkpoint is intact. Set model.nonfinite="skip" '
+                'with optim_wrapper.type="SkipNonFiniteOptimWrapper" to skip '
+                'such steps instead.')
+        self.num_skipped_steps += 1
+        print_log(f'HybridPretrain: {msg}; skipping this step '
+                  f'({int(self.num_skipped_steps)} skipped so far)',
+                  logger='current', level=logging.WARNING)
+        hub.update_info(SKIP_STEP_KEY, True)
+        # A zero that reaches every trainable parameter: backward gives exact
+        # zero gradients (no NaN) and keeps DDP's gradient buckets in sync.
+        zero = sum(p.sum() * 0. for p in self.parameters() if p.requires_grad)
+        log_vars = {k: v.detach() for k, v in losses.items()
+                    if not k.startswith('loss_')}
+        log_vars['skipped_steps'] = self.num_skipped_steps.float()
+        return zero, dict(loss=zero.detach(), **log_vars)
 
     def predict(self, inputs, data_samples=None, **kwargs):
         """Multi-label predictions of the label head (for validation)."""

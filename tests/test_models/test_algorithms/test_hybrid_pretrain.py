@@ -27,7 +27,7 @@ def load_renamed(dst, src, mapping):
         state[key] = value
     missing, unexpected = dst.load_state_dict(state, strict=False)
     assert not unexpected, unexpected
-    return missing
+    return [k for k in missing if k != 'num_skipped_steps']  # ours only
 
 
 def test_mim_only_equals_simmim():

@@ -1,0 +1,3 @@
+from .skip_nonfinite_optim_wrapper import SkipNonFiniteOptimWrapper
+
+__all__ = ['SkipNonFiniteOptimWrapper']
