@@ -64,6 +64,9 @@ class RatioSampler(Sampler):
                  seed: Optional[int] = None) -> None:
         self.rank, self.world_size = get_dist_info()
         self.dataset = dataset
+        if not hasattr(dataset, 'cumulative_sizes'):
+            raise TypeError('RatioSampler needs a ConcatDataset (its ratios '
+                            f'are per source), got {type(dataset).__name__}')
         total = len(dataset)  # also fully initialises a lazy ConcatDataset
         sizes = [b - a for a, b in
                  zip([0] + list(dataset.cumulative_sizes[:-1]),

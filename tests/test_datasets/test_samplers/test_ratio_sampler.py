@@ -126,3 +126,8 @@ def test_bad_ratios_are_rejected(ratios, message):
 def test_empty_source_with_a_ratio_is_rejected():
     with pytest.raises(ValueError, match='dataset 1 is empty'):
         RatioSampler(mixed((5, 0)), ratios=[1, 1], seed=0)
+
+
+def test_needs_a_concat_dataset():
+    with pytest.raises(TypeError, match='needs a ConcatDataset'):
+        RatioSampler(list(range(5)), ratios=[1], seed=0)
