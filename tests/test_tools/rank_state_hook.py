@@ -1,5 +1,7 @@
 """Test-only hook: each rank saves its model state at the end of training."""
+import os
 import os.path as osp
+import signal
 
 import torch
 from mmengine.dist import get_rank
@@ -28,3 +30,22 @@ class InjectNaNHook(Hook):
         if runner.iter + 1 == self.at:
             model = runner.model.module if is_model_wrapper(runner.model) else runner.model
             model.mim_neck.register_forward_hook(lambda m, i, out: out * float('nan'))
+
+
+@HOOKS.register_module()
+class SigkillHook(Hook):
+    """Test-only: the process kills itself (SIGKILL) after iteration ``at``
+    (1-based), or while saving the checkpoint of that iteration."""
+
+    def __init__(self, at: int, during_save: bool = False) -> None:
+        self.at = at
+        self.during_save = during_save
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if not self.during_save and runner.iter + 1 == self.at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def before_save_checkpoint(self, runner, checkpoint) -> None:
+        if self.during_save and runner.iter + 1 == self.at:
+            # die after the bytes are written, before the rename
+            os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)

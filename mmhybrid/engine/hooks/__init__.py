@@ -1,3 +1,4 @@
+from .random_state_hook import RandomStateHook
 from .task_gradient_hook import TaskGradientHook
 
-__all__ = ['TaskGradientHook']
+__all__ = ['RandomStateHook', 'TaskGradientHook']
