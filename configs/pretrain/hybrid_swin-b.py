@@ -67,5 +67,6 @@ model = dict(
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
-# RNG states travel with the checkpoints: a resumed run continues exactly
-custom_hooks = [dict(type='RandomStateHook')]
+# RNG states travel with the checkpoints (a resumed run continues exactly); a
+# checkpoint trained on another label list is refused
+custom_hooks = [dict(type='RandomStateHook'), dict(type='LabelSpaceHook')]

@@ -7,7 +7,7 @@ from tests.test_tools.train_helpers import run_tool, write_tiny_config
 HOOKS = '''
 custom_imports = dict(imports=['mmhybrid', 'tests.test_tools.rank_state_hook'],
                       allow_failed_imports=False)
-custom_hooks = [dict(type='RandomStateHook')] + {hooks}
+custom_hooks = [dict(type='RandomStateHook'), dict(type='LabelSpaceHook')] + {hooks}
 '''
 
 

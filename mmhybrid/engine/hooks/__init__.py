@@ -1,4 +1,5 @@
+from .label_space_hook import LabelSpaceHook
 from .random_state_hook import RandomStateHook
 from .task_gradient_hook import TaskGradientHook
 
-__all__ = ['RandomStateHook', 'TaskGradientHook']
+__all__ = ['LabelSpaceHook', 'RandomStateHook', 'TaskGradientHook']
