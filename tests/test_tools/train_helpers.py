@@ -25,7 +25,7 @@ train_dataloader = dict(
              data_prefix='scenes/unlabelled', pipeline={{{{_base_.train_pipeline}}}}),
     ]))
 model = dict(
-    backbone=dict(arch=dict(embed_dims=embed_dims, depths=[1, 1, 1, 1],
+    backbone=dict(arch=dict(_delete_=True, embed_dims=embed_dims, depths=[1, 1, 1, 1],
                             num_heads=[1, 2, 2, 4]), drop_path_rate={drop_path}),
     mim=dict(neck=dict(in_channels=embed_dims * 8)),
     contrastive=dict(neck=dict(in_channels=embed_dims * 8, hid_channels=32,

@@ -1,0 +1,3 @@
+from .demo import run_demo
+
+__all__ = ['run_demo']

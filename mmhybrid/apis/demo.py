@@ -1,0 +1,145 @@
+"""The end-to-end demo: pre-train, export the backbone, evaluate it downstream.
+
+Each step runs one of the repository's own tools (``tools/train.py``,
+``tools/model_converters/extract_backbone.py``) as a subprocess, exactly as a user
+would, and reads the metrics mmengine logged (``vis_data/scalars.json``).
+"""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+PRETRAIN_CONFIG = 'configs/pretrain/hybrid_swin-demo_fashion-64px.py'
+
+
+@dataclass
+class DownstreamTask:
+    """One downstream evaluation of the pre-trained backbone.
+
+    Args:
+        name (str): Row label in the result table.
+        config (str): Config path (its ``default_scope`` picks the library).
+        metrics (dict): Table column -> metric key logged by the evaluator.
+        checkpoint_key (str): Config key that takes the backbone checkpoint.
+    """
+    name: str
+    config: str
+    metrics: Dict[str, str]
+    checkpoint_key: str = 'model.backbone.init_cfg.checkpoint'
+    options: List[str] = field(default_factory=list)
+
+
+DOWNSTREAM = [
+    DownstreamTask('linear probe (Fashion-MNIST)',
+                   'configs/benchmarks/demo/swin-demo-hybrid_1xb64-linear-10e_fashion-cls-64px.py',
+                   {'top-1': 'accuracy/top1'}),
+    DownstreamTask('fine-tune (Fashion-MNIST)',
+                   'configs/benchmarks/demo/swin-demo-hybrid_1xb64-ft-10e_fashion-cls-64px.py',
+                   {'top-1': 'accuracy/top1'}),
+    DownstreamTask('Mask R-CNN (scenes, COCO format)',
+                   'configs/benchmarks/demo/mask-rcnn_swin-demo-hybrid_fpn_1xb8-4e_fashion-scenes-128px.py',
+                   {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}),
+    DownstreamTask('UperNet (scenes, class maps)',
+                   'configs/benchmarks/demo/upernet_swin-demo-hybrid_1xb8-2k_fashion-scenes-128px.py',
+                   {'mIoU': 'mIoU'}),
+]
+
+
+def run(cmd: Sequence[str], log_path: str) -> float:
+    """Run ``cmd`` from the repository root, output to ``log_path``; seconds."""
+    start = time.time()
+    with open(log_path, 'w') as log:
+        proc = subprocess.run(list(cmd), stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        with open(log_path) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f'{" ".join(cmd)} failed (exit {proc.returncode}); '
+                           f'log: {log_path}\n{tail}')
+    return time.time() - start
+
+
+def logged_scalars(work_dir: str) -> List[dict]:
+    """All records of the newest run's ``vis_data/scalars.json`` in ``work_dir``."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise FileNotFoundError(f'no vis_data/scalars.json under {work_dir}')
+    with open(files[-1]) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def last_value(records: List[dict], key: str) -> Optional[float]:
+    values = [r[key] for r in records if key in r]
+    return values[-1] if values else None
+
+
+def latest_checkpoint(work_dir: str) -> str:
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def format_table(rows: List[List[str]], header: List[str]) -> str:
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    line = lambda r: '| ' + ' | '.join(str(c).ljust(w) for c, w in zip(r, widths)) + ' |'  # noqa: E731
+    sep = '|' + '|'.join('-' * (w + 2) for w in widths) + '|'
+    return '\n'.join([line(header), sep] + [line(r) for r in rows])
+
+
+def run_demo(data_root: str, work_dir: str, pretrain_options: Sequence[str] = (),
+             downstream_options: Sequence[str] = (), python: str = sys.executable,
+             log=print) -> str:
+    """Run the whole demo; return the result table (also written to
+    ``work_dir/results.md``)."""
+    if osp.normpath(data_root) != osp.normpath('data/fashion_demo'):
+        raise ValueError('the demo configs read data/fashion_demo/; build it there '
+                         'with tools/dataset_converters/build_fashion_demo.py')
+    if not osp.isfile(osp.join(data_root, 'build_info.json')):
+        raise FileNotFoundError(f'{data_root} holds no demo build (build_info.json)')
+    os.makedirs(work_dir, exist_ok=True)
+    times = {}
+    pre_dir = osp.join(work_dir, 'pretrain')
+    log(f'[demo] pre-training: {PRETRAIN_CONFIG} -> {pre_dir}')
+    options = ['--cfg-options', *pretrain_options] if pretrain_options else []
+    times['pre-training'] = run(
+        [python, 'tools/train.py', PRETRAIN_CONFIG, '--work-dir', pre_dir, *options],
+        osp.join(work_dir, 'pretrain.log'))
+    records = logged_scalars(pre_dir)
+    backbone = osp.join(work_dir, 'backbone.pth')
+    run([python, 'tools/model_converters/extract_backbone.py',
+         latest_checkpoint(pre_dir), backbone], osp.join(work_dir, 'extract.log'))
+
+    loss_keys = [k for k in ('loss', 'raw_mim', 'raw_contrastive', 'raw_multilabel',
+                             'weight_mim', 'weight_contrastive', 'weight_multilabel')]
+    first = {k: next((r[k] for r in records if k in r), None) for k in loss_keys}
+    rows = [[k, _fmt(first[k]), _fmt(last_value(records, k))] for k in loss_keys]
+    table = ['## Pre-training (' + PRETRAIN_CONFIG + ')', '',
+             format_table(rows, ['scalar', 'first logged', 'last logged']), '']
+
+    results = []
+    for task in DOWNSTREAM:
+        task_dir = osp.join(work_dir, osp.splitext(osp.basename(task.config))[0])
+        log(f'[demo] {task.name}: {task.config} -> {task_dir}')
+        options = [f'{task.checkpoint_key}={backbone}', *task.options, *downstream_options]
+        times[task.name] = run(
+            [python, 'tools/train.py', task.config, '--work-dir', task_dir,
+             '--cfg-options', *options], osp.join(task_dir + '.log'))
+        scalars = logged_scalars(task_dir)
+        for column, key in task.metrics.items():
+            results.append([task.name, column, _fmt(last_value(scalars, key))])
+    table += ['## Downstream, same checkpoint', '',
+              format_table(results, ['task', 'metric', 'value']), '',
+              '## Wall time', '',
+              format_table([[k, f'{v:.0f} s'] for k, v in times.items()],
+                           ['step', 'time']), '']
+    text = '\n'.join(table)
+    with open(osp.join(work_dir, 'results.md'), 'w') as f:
+        f.write(text)
+    return text
+
+
+def _fmt(value) -> str:
+    return 'n/a' if value is None else f'{value:.4g}'
