@@ -1,0 +1,220 @@
+"""Load a pre-trained Swin backbone checkpoint and report exactly what was loaded.
+
+Downstream Swin backbones in mmpretrain, mmdet and mmseg load a ``Pretrained``
+checkpoint with ``strict=False`` and, at best, log the missing keys among other
+start-up lines. A mistyped path prefix or a checkpoint of another architecture then
+trains from scratch without anyone noticing. :func:`load_pretrained_backbone` makes
+that impossible:
+
+* every parameter the backbone has must come from the checkpoint, or be named in
+  ``expected_new_keys`` (e.g. the per-stage output norms ``norm0``-``norm2`` that
+  mmdet's and mmseg's Swin add and the pre-training Swin lacks); anything else
+  missing raises :class:`MissingBackboneKeysError`, naming the keys;
+* ``relative_position_bias_table`` of another window size is resized (bicubic, as
+  the Swin paper, mmdet and mmseg do) and each resized table is reported with its
+  window sizes;
+* ``relative_position_index`` buffers are never loaded: they are derived from the
+  window size and every Swin builds them on construction;
+* checkpoint keys the backbone does not have are reported as unexpected (WARNING).
+
+The report is logged (one block, INFO, WARNING when keys are unexpected) and
+returned as a :class:`BackboneLoadReport`.
+"""
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.logging import print_log
+from mmengine.runner.checkpoint import CheckpointLoader
+from torch import nn
+
+#: Buffers computed from the architecture, never taken from a checkpoint.
+DERIVED_BUFFER_SUFFIXES = ('relative_position_index', 'attn_mask')
+
+
+class MissingBackboneKeysError(RuntimeError):
+    """Raised when a backbone parameter is neither in the checkpoint nor declared
+    new on purpose."""
+
+
+@dataclass
+class BackboneLoadReport:
+    """What :func:`load_pretrained_backbone` did.
+
+    Args:
+        checkpoint (str): The checkpoint path.
+        loaded (list[str]): Backbone keys whose values came from the checkpoint.
+        missing (list[str]): Backbone keys absent from the checkpoint and not
+            declared new (always empty in a returned report: they raise).
+        expected_new (list[str]): Declared-new keys, initialised from scratch.
+        unexpected (list[str]): Checkpoint keys the backbone does not have.
+        derived_buffers (list[str]): Buffers rebuilt from the architecture.
+        resized (list[tuple]): ``(key, old_shape, new_shape, note)`` per resized
+            tensor (relative position bias tables, absolute position embedding).
+    """
+    checkpoint: str
+    loaded: List[str] = field(default_factory=list)
+    missing: List[str] = field(default_factory=list)
+    expected_new: List[str] = field(default_factory=list)
+    unexpected: List[str] = field(default_factory=list)
+    derived_buffers: List[str] = field(default_factory=list)
+    resized: List[Tuple[str, tuple, tuple, str]] = field(default_factory=list)
+
+    def summary(self, name: str = 'backbone') -> str:
+        """The report as the multi-line text that is logged."""
+        lines = [
+            f'{name} initialised from {self.checkpoint}: '
+            f'loaded {len(self.loaded)} keys, missing {len(self.missing)}, '
+            f'unexpected {len(self.unexpected)}, new on purpose '
+            f'{len(self.expected_new)}, derived buffers rebuilt '
+            f'{len(self.derived_buffers)}, resized {len(self.resized)}'
+        ]
+        if self.expected_new:
+            lines.append('  new on purpose (initialised from scratch): ' +
+                         ', '.join(self.expected_new))
+        if self.unexpected:
+            lines.append('  unexpected (in checkpoint, not in backbone, ignored): '
+                         + ', '.join(self.unexpected))
+        for key, old, new, note in self.resized:
+            lines.append(f'  resized {key}: {tuple(old)} -> {tuple(new)} ({note})')
+        return '\n'.join(lines)
+
+
+def _read_state_dict(checkpoint: str, prefix: str) -> Tuple[Dict, int]:
+    """Checkpoint tensors under ``prefix`` (stripped) and the total key count."""
+    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    state_dict = ckpt.get('state_dict', ckpt.get('model', ckpt))
+    if prefix:
+        selected = {k[len(prefix):]: v for k, v in state_dict.items()
+                    if k.startswith(prefix)}
+    else:
+        selected = dict(state_dict)
+    return selected, len(state_dict)
+
+
+def _window_of(table_len: int) -> int:
+    """Window size of a square relative position bias table of length (2w-1)^2."""
+    side = math.isqrt(table_len)
+    return (side + 1) // 2
+
+
+def resize_rel_pos_bias_table(table: torch.Tensor, new_len: int) -> torch.Tensor:
+    """Bicubic resize of a ``((2w-1)^2, num_heads)`` table to ``new_len`` rows."""
+    old_len, num_heads = table.shape
+    old_side, new_side = math.isqrt(old_len), math.isqrt(new_len)
+    grid = table.permute(1, 0).reshape(1, num_heads, old_side, old_side)
+    grid = F.interpolate(grid.float(), size=(new_side, new_side), mode='bicubic',
+                         align_corners=False)
+    return grid.reshape(num_heads, new_len).permute(1, 0).contiguous().to(table)
+
+
+def _resize_abs_pos_embed(embed: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Resize a ``(1, H*W, C)`` position embedding to the target's token count."""
+    old_side = math.isqrt(embed.shape[1])
+    new_side = math.isqrt(target.numel() // target.shape[-1])
+    grid = embed.reshape(1, old_side, old_side, -1).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid.float(), size=(new_side, new_side), mode='bicubic',
+                         align_corners=False)
+    return grid.permute(0, 2, 3, 1).reshape(target.shape).to(embed)
+
+
+def load_pretrained_backbone(backbone: nn.Module,
+                             checkpoint: str,
+                             prefix: str = 'backbone.',
+                             expected_new_keys: Sequence[str] = (),
+                             name: Optional[str] = None) -> BackboneLoadReport:
+    """Load ``checkpoint`` into ``backbone``, log and return the load report.
+
+    Args:
+        backbone (nn.Module): The downstream backbone, already initialised from
+            scratch (its declared-new keys keep that initialisation).
+        checkpoint (str): Path of a checkpoint written by
+            ``tools/model_converters/extract_backbone.py`` (or a full pre-training
+            checkpoint: only the keys under ``prefix`` are read).
+        prefix (str): Prefix of the backbone keys in the checkpoint.
+            Defaults to ``'backbone.'``.
+        expected_new_keys (Sequence[str]): Backbone keys that the checkpoint is
+            known not to have, named one by one. Each must exist in the backbone.
+        name (str, optional): How the backbone is named in the log.
+
+    Returns:
+        BackboneLoadReport: What was loaded, resized, ignored.
+
+    Raises:
+        MissingBackboneKeysError: A backbone key is neither in the checkpoint nor
+            in ``expected_new_keys``; the message lists every such key.
+        ValueError: ``expected_new_keys`` names a key the backbone does not have,
+            or a checkpoint tensor's shape cannot be made to fit.
+    """
+    name = name or type(backbone).__name__
+    source, total = _read_state_dict(checkpoint, prefix)
+    own = backbone.state_dict()
+    report = BackboneLoadReport(checkpoint=str(checkpoint))
+
+    unknown_new = sorted(set(expected_new_keys) - set(own))
+    if unknown_new:
+        raise ValueError(f'expected_new_keys of {name} names keys the backbone '
+                         f'does not have: {unknown_new}')
+
+    def is_derived(key):
+        return key.endswith(DERIVED_BUFFER_SUFFIXES)
+
+    report.derived_buffers = sorted(k for k in own if is_derived(k))
+    to_load = {k: v for k, v in source.items() if not is_derived(k)}
+    report.unexpected = sorted(k for k in to_load if k not in own)
+    for key in report.unexpected:
+        to_load.pop(key)
+
+    needed = [k for k in own if not is_derived(k)]
+    absent = [k for k in needed if k not in to_load]
+    report.expected_new = [k for k in absent if k in expected_new_keys]
+    report.missing = [k for k in absent if k not in expected_new_keys]
+    if report.missing:
+        hint = (f' (no key in the checkpoint starts with {prefix!r})'
+                if not source and prefix else '')
+        raise MissingBackboneKeysError(
+            f'{name}: {len(report.missing)} of {len(needed)} backbone keys are not '
+            f'in {checkpoint} ({total} keys){hint} and not declared in '
+            f'expected_new_keys:\n  ' + '\n  '.join(report.missing))
+    present_new = sorted(set(expected_new_keys) & set(to_load))
+    if present_new:
+        print_log(f'{name}: expected_new_keys {present_new} are in the checkpoint '
+                  'and are loaded from it; remove them from the config',
+                  logger='current', level=logging.WARNING)
+
+    mismatched = []
+    for key, value in to_load.items():
+        target = own[key]
+        if value.shape == target.shape:
+            continue
+        if key.endswith('relative_position_bias_table') and \
+                value.dim() == 2 and value.shape[1] == target.shape[1]:
+            to_load[key] = resize_rel_pos_bias_table(value, target.shape[0])
+            report.resized.append(
+                (key, tuple(value.shape), tuple(target.shape),
+                 f'window {_window_of(value.shape[0])} -> '
+                 f'{_window_of(target.shape[0])}, bicubic'))
+        elif key.endswith('absolute_pos_embed') and \
+                value.shape[-1] == target.shape[-1] and value.dim() == 3:
+            to_load[key] = _resize_abs_pos_embed(value, target)
+            report.resized.append((key, tuple(value.shape), tuple(target.shape),
+                                   'bicubic'))
+        else:
+            mismatched.append(f'{key}: checkpoint {tuple(value.shape)}, '
+                              f'backbone {tuple(target.shape)}')
+    if mismatched:
+        raise ValueError(f'{name}: checkpoint tensors do not fit the backbone:\n  '
+                         + '\n  '.join(mismatched))
+
+    result = backbone.load_state_dict(to_load, strict=False)
+    # What torch reports must agree with the bookkeeping above.
+    torch_missing = [k for k in result.missing_keys if not is_derived(k)]
+    assert sorted(torch_missing) == sorted(report.expected_new), torch_missing
+    report.loaded = sorted(to_load)
+
+    level = logging.WARNING if report.unexpected else logging.INFO
+    print_log(report.summary(name), logger='current', level=level)
+    return report
