@@ -62,17 +62,20 @@ def merge_args(cfg, args):
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(field)
         if loader is None:
             continue
-        loader.setdefault('collate_fn', dict(type='default_collate'))
+        if cfg.get('default_scope', 'mmpretrain') == 'mmpretrain':
+            # mmpretrain stacks equally sized images; mmdet / mmseg keep
+            # mmengine's pseudo_collate
+            loader.setdefault('collate_fn', dict(type='default_collate'))
         if args.no_pin_memory:
             loader['pin_memory'] = False
         if args.no_persistent_workers or loader.get('num_workers', 0) == 0:
             loader['persistent_workers'] = False
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     return cfg
 
 
