@@ -6,8 +6,12 @@ so that ``tools/train.py`` and ``tools/dist_train.sh`` work unchanged on CPU:
 * the ``pytorch`` launcher calls ``torch.cuda.set_device``: we initialise the gloo
   process group first (mmengine then skips its own ``init_dist``);
 * DDP is built with ``device_ids=[LOCAL_RANK]``: CPU modules need ``device_ids=None``;
-* ``SyncBN`` has no CPU implementation: it is converted to ``BN`` with a warning
-  (batch statistics are then per process, not global);
+* ``nn.SyncBatchNorm`` refuses CPU tensors: ``SyncBN`` configs become ``GlooSyncBN``
+  (:class:`mmhybrid.models.norms.GlooSyncBatchNorm`), which all-reduces the batch
+  statistics and their gradients over gloo, so a distributed CPU run normalises
+  over the global batch as SyncBN does on GPUs. In a single process it is plain
+  BN (``F.batch_norm``, bit-identical) and, unlike ``BN`` (``BatchNorm2d``), it
+  takes the 2D input of MoCo v3's projector and predictor, as SyncBN does;
 * ``AmpOptimWrapper`` asserts a GPU: it falls back to ``OptimWrapper`` (fp32).
 """
 import logging
@@ -39,14 +43,12 @@ def init_cpu_process_group(launcher: str) -> None:
 
 
 def _convert_syncbn(node: Any, path: str = 'model') -> int:
-    """Replace ``type='SyncBN'`` norm configs by ``BN`` in place; count them."""
+    """Replace ``type='SyncBN'`` (and ``MMSyncBN``) norm configs by ``GlooSyncBN``
+    in place; count them."""
     count = 0
     if isinstance(node, dict):
         if node.get('type') in ('SyncBN', 'MMSyncBN'):
-            print_log(f'{path}: SyncBN has no CPU implementation; using BN '
-                      '(per-process batch statistics)', logger='current',
-                      level=logging.WARNING)
-            node['type'] = 'BN'
+            node['type'] = 'GlooSyncBN'
             count += 1
         for key, value in node.items():
             count += _convert_syncbn(value, f'{path}.{key}')
@@ -67,8 +69,12 @@ def adapt_cfg_for_cpu(cfg: Config) -> Config:
         optim_wrapper.type = 'OptimWrapper'
         optim_wrapper.pop('loss_scale', None)
         optim_wrapper.pop('dtype', None)
-    if cfg.get('model') is not None:
-        _convert_syncbn(cfg.model)
+    if cfg.get('model') is not None and _convert_syncbn(cfg.model):
+        distributed = cfg.get('launcher', 'none') != 'none'
+        print_log('SyncBN needs CUDA: using GlooSyncBN on CPU ('
+                  + ('batch statistics over all processes, as SyncBN)'
+                     if distributed else 'one process: plain BN)'),
+                  logger='current', level=logging.INFO)
     if cfg.get('launcher', 'none') != 'none':
         cfg.setdefault('env_cfg', ConfigDict())
         cfg.env_cfg.setdefault('dist_cfg', ConfigDict())

@@ -1,5 +1,6 @@
 """GPU configs are adapted for CPU: AMP, SyncBN, DDP device ids, gloo."""
 import pytest
+import torch
 from mmengine.config import Config
 
 from mmhybrid.engine import adapt_cfg_for_cpu
@@ -15,10 +16,30 @@ def test_adapt_cfg_for_cpu():
         env_cfg=dict(dist_cfg=dict(backend='nccl'))))
     cfg = adapt_cfg_for_cpu(cfg)
     assert cfg.optim_wrapper.type == 'OptimWrapper' and 'loss_scale' not in cfg.optim_wrapper
-    assert cfg.model.neck.norm_cfg.type == 'BN'
-    assert cfg.model.heads[0].norm_cfg.type == 'BN'
+    # SyncBN over gloo (global batch statistics), not per-process BN
+    assert cfg.model.neck.norm_cfg.type == 'GlooSyncBN'
+    assert cfg.model.heads[0].norm_cfg.type == 'GlooSyncBN'
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
     assert cfg.model_wrapper_cfg.device_ids is None
+
+
+def test_single_process_syncbn_is_plain_bn_that_takes_2d_input():
+    """BN (BatchNorm2d) would reject the (N, C) input of MoCo v3's projector."""
+    from mmpretrain.registry import MODELS
+    from mmengine.registry import DefaultScope
+    cfg = adapt_cfg_for_cpu(Config(dict(
+        model=dict(type='NonLinearNeck', in_channels=8, hid_channels=16,
+                   out_channels=4, norm_cfg=dict(type='SyncBN')),
+        launcher='none')))
+    assert cfg.model.norm_cfg.type == 'GlooSyncBN'
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        neck = MODELS.build(cfg.model)
+    x = torch.randn(4, 8, 2, 2)
+    ref = torch.nn.BatchNorm1d(16)
+    ref.load_state_dict(neck.bn0.state_dict())
+    hid = neck.fc0(neck.avgpool(x).flatten(1))
+    assert torch.equal(neck.bn0(hid), ref(hid))  # one process: BN exactly
+    assert neck((x, ))[0].shape == (4, 4)
 
 
 def test_single_process_keeps_no_wrapper():

@@ -49,3 +49,30 @@ class SigkillHook(Hook):
         if self.during_save and runner.iter + 1 == self.at:
             # die after the bytes are written, before the rename
             os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+
+
+@HOOKS.register_module()
+class DumpStepLossesHook(Hook):
+    """Test-only: per iteration, the log variables averaged over ranks (the
+    loss DDP optimises is the mean of the ranks' losses), each rank's image
+    paths and number of labelled samples; saved by every rank after training
+    to ``rank{r}_steps.pth``."""
+
+    def before_train(self, runner) -> None:
+        self.steps = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        from mmengine.dist import all_reduce, is_distributed
+        keys = sorted(outputs)
+        values = torch.stack([torch.as_tensor(outputs[k]).detach().double().reshape(())
+                              for k in keys])
+        if is_distributed():
+            all_reduce(values, op='mean')
+        samples = data_batch['data_samples']
+        self.steps.append(dict(
+            log_vars=dict(zip(keys, values.tolist())),
+            img_paths=[ds.img_path for ds in samples],
+            num_labelled=sum('gt_label' in ds or 'gt_score' in ds for ds in samples)))
+
+    def after_train(self, runner) -> None:
+        torch.save(self.steps, osp.join(runner.work_dir, f'rank{get_rank()}_steps.pth'))

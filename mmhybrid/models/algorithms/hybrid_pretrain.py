@@ -35,6 +35,24 @@ class HybridPretrain(BaseSelfSupervisor):
     The backbone must accept ``backbone(x, mask)`` (``SimMIMSwinTransformer``), so
     masked and unmasked inputs share the same weights.
 
+    Distributed training (DDP averages the ranks' gradients) equals one process
+    with the global batch when the ranks hold equal batches:
+
+    - contrastive negatives, as MoCo v3: ``MoCoV3Head`` all-gathers the keys
+      (momentum encoder outputs, no gradient) from all ranks in rank order; each
+      rank's queries are scored against this global key set, the positive of
+      local query ``i`` being ``i + local_batch * rank``. Every query thus has
+      the other ``global_batch - 1`` keys as negatives;
+    - ``SyncBN`` in the projector/predictor normalises over the global batch
+      (``GlooSyncBN`` on CPU, see ``mmhybrid.engine.cpu_support``);
+    - the label loss is averaged over the labelled samples of the global batch
+      (:class:`PartialMultiLabelLinearClsHead`);
+    - SimMIM averages over each rank's masked pixels; the mask generator masks
+      the same number of patches in every sample, so that equals the global mean.
+
+    ``tests/test_tools/test_dist_equivalence.py`` checks it (losses and weights,
+    1 x 4 vs 2 x 2 samples, 20 steps).
+
     Views. The data pipeline (:class:`HybridViews`) packs named views; the model
     reads them by name, so the view mode is a model setting alone:
 

@@ -1,0 +1,3 @@
+from .gloo_sync_bn import GlooSyncBatchNorm
+
+__all__ = ['GlooSyncBatchNorm']
