@@ -22,6 +22,15 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _default_scope():
+    """Each test starts in mmpretrain's scope, and a Runner built by one test
+    (default_scope='mmdet', 'mmseg', ...) does not leak its scope into the next."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield
+
+
 @pytest.fixture(scope='session')
 def tiny_demo(tmp_path_factory):
     """A tiny demo world (real Fashion-MNIST garments) built once per session."""
