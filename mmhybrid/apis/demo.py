@@ -36,16 +36,16 @@ class DownstreamTask:
 
 DOWNSTREAM = [
     DownstreamTask('linear probe (Fashion-MNIST)',
-                   'configs/benchmarks/demo/swin-demo-hybrid_1xb64-linear-10e_fashion-cls-64px.py',
+                   'configs/benchmarks/demo/swin-demo-hybrid_1xb64-linear-3e_fashion-cls-64px.py',
                    {'top-1': 'accuracy/top1'}),
     DownstreamTask('fine-tune (Fashion-MNIST)',
-                   'configs/benchmarks/demo/swin-demo-hybrid_1xb64-ft-10e_fashion-cls-64px.py',
+                   'configs/benchmarks/demo/swin-demo-hybrid_1xb64-ft-3e_fashion-cls-64px.py',
                    {'top-1': 'accuracy/top1'}),
     DownstreamTask('Mask R-CNN (scenes, COCO format)',
-                   'configs/benchmarks/demo/mask-rcnn_swin-demo-hybrid_fpn_1xb8-4e_fashion-scenes-128px.py',
+                   'configs/benchmarks/demo/mask-rcnn_swin-demo-hybrid_fpn_1xb8-1e_fashion-scenes-128px.py',
                    {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}),
     DownstreamTask('UperNet (scenes, class maps)',
-                   'configs/benchmarks/demo/upernet_swin-demo-hybrid_1xb8-2k_fashion-scenes-128px.py',
+                   'configs/benchmarks/demo/upernet_swin-demo-hybrid_1xb8-500it_fashion-scenes-128px.py',
                    {'mIoU': 'mIoU'}),
 ]
 

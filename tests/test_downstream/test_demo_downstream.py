@@ -17,13 +17,13 @@ FAST = ['--no-persistent-workers', '--cfg-options', 'train_dataloader.batch_size
         'test_dataloader.num_workers=0', 'default_hooks.logger.interval=1']
 CONFIGS = {
     # config: (library, declared-new keys, schedule override, metric pattern)
-    'swin-demo-hybrid_1xb64-ft-10e_fashion-cls-64px.py':
+    'swin-demo-hybrid_1xb64-ft-3e_fashion-cls-64px.py':
     ('mmpretrain', 0, 'train_cfg.max_epochs=1', r'accuracy/top1: ([\d.]+)'),
-    'swin-demo-hybrid_1xb64-linear-10e_fashion-cls-64px.py':
+    'swin-demo-hybrid_1xb64-linear-3e_fashion-cls-64px.py':
     ('mmpretrain', 0, 'train_cfg.max_epochs=1', r'accuracy/top1: ([\d.]+)'),
-    'mask-rcnn_swin-demo-hybrid_fpn_1xb8-4e_fashion-scenes-128px.py':
+    'mask-rcnn_swin-demo-hybrid_fpn_1xb8-1e_fashion-scenes-128px.py':
     ('mmdet', 6, 'train_cfg.max_epochs=1', r'coco/segm_mAP: ([-\d.]+)'),
-    'upernet_swin-demo-hybrid_1xb8-2k_fashion-scenes-128px.py':
+    'upernet_swin-demo-hybrid_1xb8-500it_fashion-scenes-128px.py':
     ('mmseg', 6, 'train_cfg.max_iters=2 train_cfg.val_interval=2',
      r'mIoU: ([\d.]+)'),
 }
@@ -64,7 +64,7 @@ def test_train_and_evaluate(name, demo_workspace, monkeypatch):
 
 def test_test_tool_evaluates_a_downstream_checkpoint(demo_workspace, monkeypatch,
                                                      tmp_path):
-    name = 'upernet_swin-demo-hybrid_1xb8-2k_fashion-scenes-128px.py'
+    name = 'upernet_swin-demo-hybrid_1xb8-500it_fashion-scenes-128px.py'
     checkpoint = demo_workspace / 'work_dirs' / Path(name).stem / 'iter_2.pth'
     if not checkpoint.is_file():  # this test alone: train first
         test_train_and_evaluate(name, demo_workspace, monkeypatch)

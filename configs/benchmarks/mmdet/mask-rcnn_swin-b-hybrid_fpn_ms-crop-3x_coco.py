@@ -22,9 +22,3 @@ model = dict(
                 'norm2.weight', 'norm2.bias'
             ])),
     neck=dict(in_channels=[128, 256, 512, 1024]))
-
-# tools/train.py gives loaders without a collate_fn mmpretrain's default_collate,
-# which stacks images; mmdet/mmseg batch images of different sizes as lists
-train_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
-val_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
-test_dataloader = dict(collate_fn=dict(type='pseudo_collate'))

@@ -22,9 +22,3 @@ model = dict(
                 'norm0.weight', 'norm0.bias', 'norm1.weight', 'norm1.bias',
                 'norm2.weight', 'norm2.bias'
             ])))
-
-# tools/train.py gives loaders without a collate_fn mmpretrain's default_collate,
-# which stacks images; mmdet/mmseg batch images of different sizes as lists
-train_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
-val_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
-test_dataloader = dict(collate_fn=dict(type='pseudo_collate'))

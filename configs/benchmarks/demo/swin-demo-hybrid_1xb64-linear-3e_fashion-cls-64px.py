@@ -3,9 +3,9 @@
 # backbone with the linear-probe model of
 # ../mmpretrain/swin-b-hybrid_8xb2048-linear-coslr-90e_in1k-192px.py (MAE's:
 # pooled features, affine-free BatchNorm, linear classifier).
-_base_ = './swin-demo-hybrid_1xb64-ft-10e_fashion-cls-64px.py'
+_base_ = './swin-demo-hybrid_1xb64-ft-3e_fashion-cls-64px.py'
 
-max_epochs = 10
+max_epochs = 3
 
 model = dict(
     backbone=dict(drop_path_rate=0., frozen_stages=3),

@@ -9,7 +9,7 @@ data_root = 'data/fashion_demo/'
 classes = ('background', 'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
            'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')
 crop_size = (128, 128)
-max_iters = 2000
+max_iters = 500
 
 # tools/model_converters/extract_backbone.py output for the demo pre-training
 checkpoint = 'work_dirs/hybrid_swin-demo_fashion-64px/backbone.pth'

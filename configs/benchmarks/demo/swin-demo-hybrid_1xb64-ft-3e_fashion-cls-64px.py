@@ -8,7 +8,7 @@ data_root = 'data/fashion_demo/'
 classes = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal',
            'Shirt', 'Sneaker', 'Bag', 'Ankle boot')
 img_size = 64
-max_epochs = 10
+max_epochs = 3
 
 # tools/model_converters/extract_backbone.py output for the demo pre-training
 checkpoint = 'work_dirs/hybrid_swin-demo_fashion-64px/backbone.pth'
