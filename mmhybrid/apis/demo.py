@@ -112,8 +112,8 @@ def run_demo(data_root: str, work_dir: str, pretrain_options: Sequence[str] = ()
     run([python, 'tools/model_converters/extract_backbone.py',
          latest_checkpoint(pre_dir), backbone], osp.join(work_dir, 'extract.log'))
 
-    loss_keys = [k for k in ('loss', 'raw_mim', 'raw_contrastive', 'raw_multilabel',
-                             'weight_mim', 'weight_contrastive', 'weight_multilabel')]
+    loss_keys = ('loss', 'raw_mim', 'raw_contrastive', 'raw_multilabel',
+                 'weight_mim', 'weight_contrastive', 'weight_multilabel')
     first = {k: next((r[k] for r in records if k in r), None) for k in loss_keys}
     rows = [[k, _fmt(first[k]), _fmt(last_value(records, k))] for k in loss_keys]
     table = ['## Pre-training (' + PRETRAIN_CONFIG + ')', '',

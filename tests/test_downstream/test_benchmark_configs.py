@@ -74,8 +74,8 @@ def test_builds_and_loads_swin_b(name, swin_b_checkpoint):
     if 'linear' in name:
         assert cfg.model.backbone.frozen_stages == 3
         assert cfg.optim_wrapper.optimizer.type == 'LARS'
-        assert [n.type for n in cfg.model.neck] == ['GlobalAveragePooling',
-                                                   'ClsBatchNormNeck']
+        assert [n.type for n in cfg.model.neck] == [
+            'GlobalAveragePooling', 'ClsBatchNormNeck']
         model.train()  # mmpretrain's Swin freezes its stages in train()
         assert not any(p.requires_grad for p in model.backbone.parameters())
     if name.endswith('ft-coslr-100e_in1k-192px.py'):

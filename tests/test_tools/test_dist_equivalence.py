@@ -31,7 +31,6 @@ float64 the two runs agree to about 1e-12 after 20 steps, so any real
 difference (per-rank BN statistics, per-rank label averaging, wrong contrastive
 labels) stands out by orders of magnitude.
 """
-import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
