@@ -20,9 +20,11 @@ report); without a checkpoint, the class behaves exactly like the library's Swin
 
 Which library's class is built follows the config's ``default_scope``.
 """
+import logging
+
 from mmdet.models.backbones import SwinTransformer as MMDetSwin
 from mmdet.registry import MODELS as MMDET_MODELS
-from mmengine.logging import print_log
+from mmengine.logging import MMLogger, print_log
 from mmpretrain.models.backbones import SwinTransformer as MMPretrainSwin
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmseg.models.backbones import SwinTransformer as MMSegSwin
@@ -68,13 +70,30 @@ class HybridInitMixin:
                   'from-scratch initialisation, then loading '
                   f'{args["checkpoint"]}', logger='current')
         init_cfg, self.init_cfg = self.init_cfg, None
+        # mmdet's / mmseg's Swin announce "No pre-trained weights ..., training
+        # start from scratch" here, which is untrue two lines later: drop that line
+        logger = MMLogger.get_current_instance()
+        quiet = _DropMessage('No pre-trained weights for')
+        logger.addFilter(quiet)
         try:
             super().init_weights()
         finally:
             self.init_cfg = init_cfg
+            logger.removeFilter(quiet)
         self.load_report = load_pretrained_backbone(
             self, name=f'HybridSwinTransformer ({self.library})', **args)
         self._is_init = True
+
+
+class _DropMessage(logging.Filter):
+    """Logging filter that drops records starting with ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
 
 
 @MMPRETRAIN_MODELS.register_module(name='HybridSwinTransformer')
