@@ -157,3 +157,17 @@ def test_unlabelled_batch_gives_zero_label_loss(max_iters):
     out = model.loss(inputs, named(samples, ('masked', 'view1', 'view2')))
     assert out['raw_multilabel'].item() == 0.0
     assert all(torch.isfinite(v) for v in out.values())
+
+
+def test_predict_gives_multilabel_scores():
+    model = build_hybrid(mim=tm.mim(), multilabel=tm.multilabel()).eval()
+    inputs, samples = tm.batch(views=1)
+    with torch.no_grad():
+        out = model(inputs, samples, mode='predict')
+    assert len(out) == 4 and out[0].pred_score.shape == (tm.NUM_CLASSES, )
+    assert ((out[0].pred_score >= 0) & (out[0].pred_score <= 1)).all()  # sigmoid
+
+
+def test_predict_needs_the_label_head():
+    with pytest.raises(RuntimeError, match='multilabel'):
+        build_hybrid(mim=tm.mim()).predict(torch.zeros(1, 3, tm.IMG, tm.IMG))
