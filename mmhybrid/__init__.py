@@ -10,7 +10,9 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 from .version import __version__  # noqa: E402
 from .utils import atomic_local_backend, checkpoint_compat  # noqa: E402,F401
-from . import datasets, downstream, engine, models  # noqa: E402,F401  (registration)
+from . import datasets, engine, models  # noqa: E402,F401  (registration)
+# mmhybrid.downstream (HybridSwinTransformer for mmpretrain / mmdet / mmseg) loads
+# mmdet and mmseg: the downstream configs import it, pre-training does not pay for it.
 from .datasets import transforms  # noqa: E402,F401
 
 __all__ = ['__version__']

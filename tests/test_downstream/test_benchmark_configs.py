@@ -46,7 +46,8 @@ def test_builds_and_loads_swin_b(name, swin_b_checkpoint):
     scope, new_keys, window = CONFIGS[name]
     cfg = Config.fromfile(str(BENCHMARKS / name))
     assert cfg.default_scope == scope
-    assert cfg.custom_imports == dict(imports=['mmhybrid'], allow_failed_imports=False)
+    assert cfg.custom_imports == dict(imports=['mmhybrid.downstream'],
+                                      allow_failed_imports=False)
     init_cfg = cfg.model.backbone.init_cfg
     assert cfg.model.backbone.type == 'HybridSwinTransformer'
     assert init_cfg.type == 'HybridPretrained'

@@ -1,7 +1,8 @@
 # Mask R-CNN, Swin-B from our pre-training, COCO 1x: mmdet's Swin-T recipe with
 # the backbone swapped; everything else (data, schedule, AdamW) is mmdet's.
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmhybrid'], allow_failed_imports=False)
+# mmhybrid.downstream registers HybridSwinTransformer in mmpretrain, mmdet and mmseg
+custom_imports = dict(imports=['mmhybrid.downstream'], allow_failed_imports=False)
 
 # tools/model_converters/extract_backbone.py output; or pass
 # --cfg-options model.backbone.init_cfg.checkpoint=PATH

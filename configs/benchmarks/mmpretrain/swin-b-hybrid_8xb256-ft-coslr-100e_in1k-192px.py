@@ -2,7 +2,8 @@
 # layer-wise lr decay: mmpretrain's SimMIM Swin-B fine-tuning recipe with the
 # backbone's weights swapped (same window 6 and size as pre-training).
 _base_ = 'mmpretrain::simmim/benchmarks/swin-base-w6_8xb256-coslr-100e_in1k-192px.py'
-custom_imports = dict(imports=['mmhybrid'], allow_failed_imports=False)
+# mmhybrid.downstream registers HybridSwinTransformer in mmpretrain, mmdet and mmseg
+custom_imports = dict(imports=['mmhybrid.downstream'], allow_failed_imports=False)
 
 # tools/model_converters/extract_backbone.py output; or pass
 # --cfg-options model.backbone.init_cfg.checkpoint=PATH

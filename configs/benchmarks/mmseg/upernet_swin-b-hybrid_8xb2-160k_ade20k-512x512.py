@@ -2,7 +2,8 @@
 # mmseg's Swin-B recipe with the backbone swapped.
 _base_ = ('mmseg::swin/'
           'swin-base-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py')
-custom_imports = dict(imports=['mmhybrid'], allow_failed_imports=False)
+# mmhybrid.downstream registers HybridSwinTransformer in mmpretrain, mmdet and mmseg
+custom_imports = dict(imports=['mmhybrid.downstream'], allow_failed_imports=False)
 
 # tools/model_converters/extract_backbone.py output; or pass
 # --cfg-options model.backbone.init_cfg.checkpoint=PATH
