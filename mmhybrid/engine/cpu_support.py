@@ -36,7 +36,7 @@ def init_cpu_process_group(launcher: str) -> None:
     """
     if launcher != 'pytorch' or cuda_visible() or dist.is_initialized():
         return
-    if launcher == 'pytorch' and 'RANK' not in os.environ:
+    if 'RANK' not in os.environ:
         raise RuntimeError('--launcher pytorch needs torchrun (or tools/dist_train.sh) '
                            'to set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT')
     dist.init_process_group(backend='gloo')

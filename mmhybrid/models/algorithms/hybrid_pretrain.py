@@ -198,9 +198,6 @@ class HybridPretrain(BaseSelfSupervisor):
         backbone, projector = self.momentum_encoder.module
         return projector(backbone(view, None))[0]
 
-    def _contrastive(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        return self.con_head.loss(q, k)
-
     # ----------------------------------------------------------------- loss
     def _update_momentum_encoder(self) -> None:
         self.momentum_encoder.update_parameters(
@@ -262,7 +259,7 @@ class HybridPretrain(BaseSelfSupervisor):
             keys = {name: self._key(views[name])
                     for name in sorted({n for _, n in pairs}, key=list(views).index)}
             losses['contrastive'] = sum(
-                self._contrastive(q, keys[name]) for q, name in pairs)
+                self.con_head.loss(q, keys[name]) for q, name in pairs)
         if 'multilabel' in self.tasks:
             losses['multilabel'] = self.cls_head.loss(
                 self.cls_neck(label_feats), data_samples)['loss']
