@@ -16,7 +16,7 @@ so that ``tools/train.py`` and ``tools/dist_train.sh`` work unchanged on CPU:
 """
 import logging
 import os
-from typing import Any
+from typing import Any, Optional
 
 import torch
 import torch.distributed as dist
@@ -28,13 +28,21 @@ def cuda_visible() -> bool:
     return torch.cuda.is_available()
 
 
-def init_cpu_process_group(launcher: str) -> None:
+def init_cpu_process_group(launcher: str,
+                           cuda_available: Optional[bool] = None) -> None:
     """Initialise a gloo process group for the ``pytorch`` launcher on CPU.
 
     torchrun sets ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``; the
     ``env://`` rendezvous reads them.
+
+    Args:
+        launcher (str): ``cfg.launcher``.
+        cuda_available (bool, optional): Whether CUDA is used; ``None`` (default)
+            detects it (:func:`cuda_visible`). With CUDA nothing is done.
     """
-    if launcher != 'pytorch' or cuda_visible() or dist.is_initialized():
+    if cuda_available is None:
+        cuda_available = cuda_visible()
+    if launcher != 'pytorch' or cuda_available or dist.is_initialized():
         return
     if 'RANK' not in os.environ:
         raise RuntimeError('--launcher pytorch needs torchrun (or tools/dist_train.sh) '
@@ -58,9 +66,18 @@ def _convert_syncbn(node: Any, path: str = 'model') -> int:
     return count
 
 
-def adapt_cfg_for_cpu(cfg: Config) -> Config:
-    """Make a GPU config runnable on CPU (see module docstring). No-op with CUDA."""
-    if cuda_visible():
+def adapt_cfg_for_cpu(cfg: Config, cuda_available: Optional[bool] = None) -> Config:
+    """Make a GPU config runnable on CPU (see module docstring), in place.
+
+    Args:
+        cfg (Config): The config; returned.
+        cuda_available (bool, optional): Whether the run will use CUDA; ``None``
+            (default) detects it (:func:`cuda_visible`). With CUDA the config is
+            left unchanged.
+    """
+    if cuda_available is None:
+        cuda_available = cuda_visible()
+    if cuda_available:
         return cfg
     optim_wrapper = cfg.get('optim_wrapper')
     if optim_wrapper is not None and optim_wrapper.get('type') == 'AmpOptimWrapper':

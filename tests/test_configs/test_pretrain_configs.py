@@ -15,7 +15,8 @@ PRETRAIN = REPO / 'configs' / 'pretrain'
 
 
 def build_model(path):
-    cfg = adapt_cfg_for_cpu(Config.fromfile(str(path)))
+    # the CPU adaptation, also on a GPU machine (the model is only built)
+    cfg = adapt_cfg_for_cpu(Config.fromfile(str(path)), cuda_available=False)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return MODELS.build(cfg.model), cfg
 
