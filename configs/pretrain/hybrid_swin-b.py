@@ -24,6 +24,8 @@ model = dict(
     # 'shared': one online pass over the masked view feeds all three heads and the
     # momentum encoder keys a second view: about 4/3 of a SimMIM step.
     view_mode='shared',
+    # One contrastive pair per step (masked-view query vs view1 key), not MoCo v3's
+    # symmetric two: the swapped pair would double the backbone passes (~8/3).
     symmetric=False,
     data_preprocessor={{_base_.data_preprocessor}},
     backbone=dict(

@@ -21,6 +21,7 @@ train_pipeline = [
     dict(type='LoadImageRobust', on_error='raise'),
     dict(type='HybridViews',
          view_pipelines=view_pipelines,
+         views=_base_.train_pipeline[1]['views'],  # what the headline model reads
          mask_generator=dict(type='SimMIMMaskGenerator', input_size=img_size,
                              mask_patch_size=16, model_patch_size=4,
                              mask_ratio=0.6)),

@@ -43,8 +43,11 @@ view_pipelines = dict(
 )
 train_pipeline = [
     dict(type='LoadImageRobust', on_error='raise'),
+    # build only the views the model reads (HybridPretrain.required_views, checked
+    # every step): the headline 'shared' mode reads 'masked' and 'view1'
     dict(type='HybridViews',
          view_pipelines=view_pipelines,
+         views=('masked', 'view1'),
          mask_generator=dict(type='SimMIMMaskGenerator', input_size=img_size,
                              mask_patch_size=32, model_patch_size=4,
                              mask_ratio=0.6)),

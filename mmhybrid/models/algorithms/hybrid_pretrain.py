@@ -11,8 +11,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
-TASKS = ('mim', 'contrastive', 'multilabel')
-VIEW_MODES = ('shared', 'separate')
+from .step_plan import TASKS, StepPlan
+
 NONFINITE_POLICIES = ('raise', 'skip')
 # MessageHub key through which a skipped step reaches SkipNonFiniteOptimWrapper
 SKIP_STEP_KEY = 'hybrid_skip_step'
@@ -59,19 +59,23 @@ class HybridPretrain(BaseSelfSupervisor):
     - ``'masked'``: a weakly augmented crop; its mask is in ``data_sample.mask``;
     - ``'view1'``, ``'view2'``: the two MoCo v3 crops.
 
-    Backbone passes per step (``view_mode``), with all three tasks on:
+    The pipeline must build exactly ``required_views`` (checked every step).
 
-    - ``'shared'``: ONE online pass over ``masked`` (with the mask when ``mim`` is
-      on) feeds the MIM decoder, the contrastive query and the label head; ONE
-      momentum pass encodes ``view1`` as the key. ``symmetric=True`` adds the
-      swapped pair: an online pass over ``view1`` (query) and a momentum pass over
-      ``masked`` without mask (key). 1 online + 1 momentum (2 + 2 symmetric).
+    The step plan (:class:`StepPlan`, logged once at construction) says which
+    view goes through which pass and which head reads each pass. With all three
+    tasks on:
+
+    - ``'shared'``: ONE online pass over ``masked`` with the mask feeds the MIM
+      decoder, and by default also the contrastive query and the label head;
+      ``query_input`` / ``label_input='unmasked'`` make them read an unmasked
+      pass over the same crop instead (one extra online pass, shared by both).
+      ONE momentum pass encodes ``view1`` as the key. ``symmetric=True`` adds
+      the swapped pair: an online pass over ``view1`` (query) and a momentum
+      pass over ``masked`` without mask (key). 1 online + 1 momentum (2 + 2
+      symmetric).
     - ``'separate'``: MIM on ``masked``; contrastive exactly as MoCo v3 on
       ``view1``/``view2`` (2 online + 2 momentum passes, symmetric loss); the label
       head reads the online pass of ``view1``. 3 online + 2 momentum.
-
-    With ``contrastive`` off, the label head reads the online pass over ``masked``
-    (in ``separate`` mode an extra unmasked pass when ``mim`` is also on).
 
     Args:
         backbone (dict): Backbone config, e.g. ``SimMIMSwinTransformer``.
@@ -82,6 +86,12 @@ class HybridPretrain(BaseSelfSupervisor):
             head (``neck`` defaults to ``GlobalAveragePooling``), or None.
         view_mode (str): ``'shared'`` or ``'separate'``, see above.
         symmetric (bool): In ``'shared'`` mode, add the swapped contrastive pair.
+        label_input (str, optional): What the label head reads: ``'masked'``
+            (the MIM pass) or ``'unmasked'`` (a pass without the mask, as
+            ``predict`` and every downstream use see). None: ``'masked'`` in
+            ``shared`` mode, ``view1``'s pass in ``separate`` mode.
+        query_input (str, optional): What the contrastive query reads in
+            ``shared`` mode, ``'masked'`` (default) or ``'unmasked'``.
         loss_balancer (dict): How task losses combine into the total, e.g.
             ``dict(type='FixedTaskWeights', weights=dict(mim=1.0))`` or
             ``dict(type='UncertaintyTaskWeights')``.
@@ -103,6 +113,8 @@ class HybridPretrain(BaseSelfSupervisor):
                  multilabel: Optional[dict] = None,
                  view_mode: str = 'shared',
                  symmetric: bool = False,
+                 label_input: Optional[str] = None,
+                 query_input: Optional[str] = None,
                  loss_balancer: dict = dict(type='FixedTaskWeights'),
                  nonfinite: str = 'raise',
                  data_preprocessor: Optional[dict] = None,
@@ -111,9 +123,6 @@ class HybridPretrain(BaseSelfSupervisor):
             backbone=backbone,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
-        if view_mode not in VIEW_MODES:
-            raise ValueError(f'view_mode must be one of {VIEW_MODES}, '
-                             f'got {view_mode!r}')
         self.view_mode = view_mode
         if nonfinite not in NONFINITE_POLICIES:
             raise ValueError(f'nonfinite must be one of {NONFINITE_POLICIES}, '
@@ -126,6 +135,10 @@ class HybridPretrain(BaseSelfSupervisor):
         if not self.tasks:
             raise ValueError('HybridPretrain needs at least one of mim, '
                              'contrastive and multilabel')
+        self.plan = StepPlan.build(self.tasks, view_mode, symmetric,
+                                   label_input, query_input)
+        print_log(f'HybridPretrain step plan: {self.plan.describe()}',
+                  logger='current')
 
         if mim is not None:
             self.mim_neck = MODELS.build(mim['neck'])
@@ -142,8 +155,8 @@ class HybridPretrain(BaseSelfSupervisor):
             self.cls_head = MODELS.build(multilabel['head'])
         self.balancer = MODELS.build(
             dict(loss_balancer, tasks=self.tasks))
-        if mim is None and hasattr(self.backbone, 'mask_token'):
-            # Never used without MIM: keep it out of the optimizer and of DDP's
+        if not self.plan.uses_mask and hasattr(self.backbone, 'mask_token'):
+            # Never used without a masked pass: keep it out of the optimizer and of DDP's
             # unused-parameter check.
             self.backbone.mask_token.requires_grad_(False)
 
@@ -151,22 +164,15 @@ class HybridPretrain(BaseSelfSupervisor):
     @property
     def required_views(self) -> Tuple[str, ...]:
         """Names of the views this configuration reads, in pipeline order."""
-        needs = set()
-        if self.view_mode == 'shared':
-            needs.add('masked')
-            if 'contrastive' in self.tasks:
-                needs.add('view1')
-        else:
-            if 'mim' in self.tasks or ('multilabel' in self.tasks
-                                       and 'contrastive' not in self.tasks):
-                needs.add('masked')
-            if 'contrastive' in self.tasks:
-                needs.update(('view1', 'view2'))
-        return tuple(v for v in ('masked', 'view1', 'view2') if v in needs)
+        return self.plan.required_views
 
     def _name_views(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
                     data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
-        """Map the packed views to their names (``data_sample.view_names``)."""
+        """Map the packed views to their names (``data_sample.view_names``).
+
+        The pipeline must build exactly the views the plan reads: a view built,
+        augmented and collated for nothing is a configuration error.
+        """
         if isinstance(inputs, torch.Tensor):
             inputs = [inputs]
         names = data_samples[0].metainfo.get('view_names') if data_samples else None
@@ -175,12 +181,15 @@ class HybridPretrain(BaseSelfSupervisor):
         names = tuple(names)
         if len(names) != len(inputs):
             raise ValueError(f'{len(inputs)} views packed but view_names is {names}')
-        missing = [v for v in self.required_views if v not in names]
-        if missing:
+        if names != self.required_views:
+            missing = [v for v in self.required_views if v not in names]
+            unread = [v for v in names if v not in self.required_views]
             raise ValueError(
                 f'HybridPretrain(tasks={self.tasks}, view_mode={self.view_mode!r}) '
-                f'needs views {self.required_views}; the pipeline packed {names} '
-                f'(missing {missing}). Set HybridViews(views=...) accordingly.')
+                f'reads views {self.required_views}; the pipeline packed {names}'
+                + (f' (missing {missing})' if missing else '')
+                + (f' (built but never read: {unread})' if unread else '')
+                + f'. Set HybridViews(views={self.required_views}).')
         return dict(zip(names, inputs))
 
     # ------------------------------------------------------------- features
@@ -206,7 +215,8 @@ class HybridPretrain(BaseSelfSupervisor):
     def task_losses(self, inputs: List[torch.Tensor],
                     data_samples: List[DataSample],
                     update_momentum: bool = False) -> Dict[str, torch.Tensor]:
-        """Raw (unweighted) loss of every enabled task for one batch.
+        """Raw (unweighted) loss of every enabled task for one batch, computed
+        as ``self.plan`` says (see :class:`StepPlan`).
 
         Args:
             inputs (list[Tensor]): The packed views (see :class:`HybridViews`).
@@ -216,53 +226,28 @@ class HybridPretrain(BaseSelfSupervisor):
                 online and the momentum passes, as MoCo v3 does. Diagnostics pass
                 False to leave the training state untouched.
         """
+        plan = self.plan
         views = self._name_views(inputs, data_samples)
-        use_mim = 'mim' in self.tasks
-        use_con = 'contrastive' in self.tasks
         mask = (torch.stack([ds.mask for ds in data_samples])
-                if use_mim else None)
+                if plan.uses_mask else None)
+        feats = {p: self.backbone(views[p.view], mask if p.masked else None)
+                 for p in plan.online}
         losses = {}
-        pairs = []  # contrastive (query, name of the view the momentum encoder keys)
-        if self.view_mode == 'shared':
-            online = views['masked']
-            feats = self.backbone(online, mask)
-            if use_mim:
-                losses['mim'] = self.mim_head.loss(
-                    self.mim_neck(feats[0]), online, mask)
-            if use_con:
-                pairs.append((self._query(feats), 'view1'))
-                if self.symmetric:
-                    q2 = self._query(self.backbone(views['view1'], None))
-                    pairs.append((q2, 'masked'))
-            label_feats = feats
-        else:
-            if use_mim:
-                masked = views['masked']
-                feats = self.backbone(masked, mask)
-                losses['mim'] = self.mim_head.loss(
-                    self.mim_neck(feats[0]), masked, mask)
-            if use_con:
-                feats1 = self.backbone(views['view1'], None)
-                q1 = self._query(feats1)
-                q2 = self._query(self.backbone(views['view2'], None))
-                pairs = [(q1, 'view2'), (q2, 'view1')]
-                label_feats = feats1
-            elif 'multilabel' in self.tasks:
-                label_feats = (feats if 'mim' not in self.tasks else
-                               self.backbone(views['masked'], None))
-        if use_con:
+        if plan.mim is not None:
+            losses['mim'] = self.mim_head.loss(
+                self.mim_neck(feats[plan.mim][0]), views['masked'], mask)
+        if plan.queries:
+            queries = [(self._query(feats[p]), key) for p, key in plan.queries]
             # MoCo v3 order: online passes, momentum update, then the keys
             # (the update also syncs the projector's BN buffers).
             if update_momentum:
                 self._update_momentum_encoder()
-            # keys in view order (view1 before view2, as MoCo v3)
-            keys = {name: self._key(views[name])
-                    for name in sorted({n for _, n in pairs}, key=list(views).index)}
+            keys = {view: self._key(views[view]) for view in plan.momentum}
             losses['contrastive'] = sum(
-                self.con_head.loss(q, keys[name]) for q, name in pairs)
-        if 'multilabel' in self.tasks:
+                self.con_head.loss(q, keys[key]) for q, key in queries)
+        if plan.labels is not None:
             losses['multilabel'] = self.cls_head.loss(
-                self.cls_neck(label_feats), data_samples)['loss']
+                self.cls_neck(feats[plan.labels]), data_samples)['loss']
         return losses
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],

@@ -1,17 +1,33 @@
 """HybridPretrain against mmpretrain's single-task models, and its own contract."""
 import copy
 
+from pathlib import Path
+
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmpretrain.registry import MODELS
 
 from tests.test_models import tiny_models as tm
 
 
+ABLATIONS = Path(__file__).resolve().parents[3] / 'configs' / 'pretrain' / 'ablations'
+
+
 def build_hybrid(**kwargs):
     cfg = dict(type='HybridPretrain', backbone=tm.swin())
     cfg.update(kwargs)
+    return MODELS.build(cfg)
+
+
+def build_ablation(name, **tiny_tasks):
+    """The model of a packaged single-task ablation config with tiny modules: the
+    recipe (view mode, symmetry, inputs, loss weights) is the config's own."""
+    cfg = Config.fromfile(str(ABLATIONS / name)).model.to_dict()
+    assert [t for t in ('mim', 'contrastive', 'multilabel') if cfg.get(t)] == list(tiny_tasks)
+    cfg.pop('data_preprocessor')
+    cfg.update(backbone=tm.swin(), **tiny_tasks)
     return MODELS.build(cfg)
 
 
@@ -32,7 +48,8 @@ def load_renamed(dst, src, mapping):
 
 def test_mim_only_equals_simmim():
     simmim = MODELS.build(dict(type='SimMIM', backbone=tm.swin(), **tm.mim()))
-    hybrid = build_hybrid(mim=tm.mim())
+    hybrid = build_ablation('hybrid-mim-only_swin-b.py', mim=tm.mim())
+    assert type(hybrid.balancer).__name__ == 'FixedTaskWeights'
     missing = load_renamed(hybrid, simmim, {'neck.': 'mim_neck.', 'head.': 'mim_head.'})
     assert missing == []
     inputs, samples = tm.batch(views=1)
@@ -43,13 +60,14 @@ def test_mim_only_equals_simmim():
     assert set(out) == {'loss_mim', 'raw_mim', 'weight_mim'}
 
 
-@pytest.mark.parametrize('view_mode', ['separate'])
-def test_contrastive_only_equals_mocov3(max_iters, view_mode):
+def test_contrastive_only_equals_mocov3(max_iters):
     con = tm.contrastive()
     mocov3 = MODELS.build(dict(type='MoCoV3', backbone=tm.swin('SwinTransformer'),
                                neck=con['neck'], head=con['head'],
                                base_momentum=con['base_momentum']))
-    hybrid = build_hybrid(contrastive=con, view_mode=view_mode)
+    hybrid = build_ablation('hybrid-contrastive-only_swin-b.py', contrastive=con)
+    assert hybrid.view_mode == 'separate' and hybrid.required_views == ('view1', 'view2')
+    assert type(hybrid.balancer).__name__ == 'FixedTaskWeights'
     missing = load_renamed(hybrid, mocov3, {'neck.': 'con_neck.', 'head.': 'con_head.'})
     # SimMIM's mask token exists only in ours (online and momentum copies).
     assert sorted(missing) == ['backbone.mask_token',
@@ -71,7 +89,8 @@ def test_multilabel_only_equals_image_classifier():
     ml = tm.multilabel('MultiLabelLinearClsHead')
     classifier = MODELS.build(dict(type='ImageClassifier', backbone=tm.swin('SwinTransformer'),
                                    neck=ml['neck'], head=ml['head']))
-    hybrid = build_hybrid(multilabel=tm.multilabel())
+    hybrid = build_ablation('hybrid-multilabel-only_swin-b.py', multilabel=tm.multilabel())
+    assert type(hybrid.balancer).__name__ == 'FixedTaskWeights'
     missing = load_renamed(hybrid, classifier, {'head.': 'cls_head.'})
     assert missing == ['backbone.mask_token']
     inputs, samples = tm.batch(views=1)
@@ -91,6 +110,13 @@ def named(samples, names):
     return samples
 
 
+def batch_for(model, **kwargs):
+    """A batch holding exactly the views ``model`` reads."""
+    names = model.required_views
+    inputs, samples = tm.batch(views=len(names), **kwargs)
+    return inputs, named(samples, names)
+
+
 def count_passes(model, inputs, samples):
     """Number of (online, momentum) backbone forward passes in one loss call."""
     calls = {'online': 0, 'momentum': 0}
@@ -103,21 +129,168 @@ def count_passes(model, inputs, samples):
     return calls['online'], calls['momentum']
 
 
-@pytest.mark.parametrize('view_mode,symmetric,passes', [
-    ('shared', False, (1, 1)), ('shared', True, (2, 2)), ('separate', False, (3, 2))])
-def test_backbone_passes_per_view_mode(max_iters, view_mode, symmetric, passes):
-    model = all_tasks(view_mode=view_mode, symmetric=symmetric)
-    inputs, samples = tm.batch(views=3)
-    samples = named(samples, ('masked', 'view1', 'view2'))
-    assert count_passes(model, inputs, samples) == passes
+@pytest.mark.parametrize('kwargs,passes', [
+    (dict(view_mode='shared'), (1, 1)),
+    (dict(view_mode='shared', symmetric=True), (2, 2)),
+    (dict(view_mode='shared', label_input='unmasked'), (2, 1)),
+    (dict(view_mode='shared', label_input='unmasked', query_input='unmasked'), (2, 1)),
+    (dict(view_mode='separate'), (3, 2))])
+def test_backbone_passes_per_view_mode(max_iters, kwargs, passes):
+    model = all_tasks(**kwargs)
+    assert count_passes(model, *batch_for(model)) == passes
+    assert len(model.plan.online) == passes[0]
+    assert len(model.plan.momentum) == passes[1]
+
+
+TASK_SETS = [('mim', ), ('contrastive', ), ('multilabel', ), ('mim', 'contrastive'),
+             ('mim', 'multilabel'), ('contrastive', 'multilabel'),
+             ('mim', 'contrastive', 'multilabel')]
+VIEW_MODES = [dict(view_mode='shared'), dict(view_mode='shared', symmetric=True),
+              dict(view_mode='separate')]
+TASK_MODULES = dict(mim=('mim_neck.', 'mim_head.'), contrastive=('con_neck.', 'con_head.'),
+                    multilabel=('cls_head.', ))
+
+
+def build_tasks(tasks, **kwargs):
+    cfgs = dict(mim=tm.mim(), contrastive=tm.contrastive(), multilabel=tm.multilabel())
+    return build_hybrid(**{t: cfgs[t] for t in tasks}, **kwargs)
+
+
+@pytest.mark.parametrize('mode', VIEW_MODES, ids=lambda m: '-'.join(map(str, m.values())))
+@pytest.mark.parametrize('tasks', TASK_SETS, ids='+'.join)
+def test_every_task_set_and_view_mode_trains(max_iters, tasks, mode):
+    model = build_tasks(tasks, **mode)
+    plan = model.plan
+    inputs, samples = batch_for(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = model.backbone.patch_embed.projection.weight.detach().clone()
+    total, log = model.parse_losses(model.loss(inputs, samples))
+    total.backward()
+    assert torch.isfinite(total)
+    assert all(torch.isfinite(log[f'raw_{t}']) for t in tasks)
+    assert set(k[4:] for k in log if k.startswith('raw_')) == set(tasks)
+    # gradients reach exactly what the plan reads: the backbone, the mask token
+    # iff a pass is masked, the heads of the enabled tasks; never the momentum
+    # encoder
+    grads = {n for n, p in model.named_parameters()
+             if p.grad is not None and p.grad.abs().sum() > 0}
+    assert any(n.startswith('backbone.patch_embed.') for n in grads)
+    assert ('backbone.mask_token' in grads) == plan.uses_mask == ('mim' in tasks)
+    assert not any(n.startswith('momentum_encoder.') for n in grads)
+    for task, prefixes in TASK_MODULES.items():
+        reached = any(n.startswith(prefixes) for n in grads)
+        assert reached == (task in tasks), (task, plan.describe())
+    optimizer.step()
+    assert not torch.equal(before, model.backbone.patch_embed.projection.weight)
+    # the plan reads what the view mode promises
+    assert (plan.mim is not None) == ('mim' in tasks)
+    assert (plan.labels is not None) == ('multilabel' in tasks)
+    if 'contrastive' in tasks:
+        separate = mode['view_mode'] == 'separate'
+        assert len(plan.queries) == (2 if separate or mode.get('symmetric') else 1)
+        if separate:  # MoCo v3: unmasked view1/view2, each keyed by the other
+            assert [(str(p), k) for p, k in plan.queries] == [('view1', 'view2'),
+                                                              ('view2', 'view1')]
+    else:
+        assert plan.queries == () and plan.momentum == ()
+
+
+def test_plan_is_logged_and_reads_like_the_recipe():
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    messages = []
+    handler = __import__('logging').Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        model = all_tasks()
+    finally:
+        logger.removeHandler(handler)
+    expected = ('online 1: masked +mask -> mim, query(key view1), labels; '
+                'momentum 1: view1 -> key')
+    assert model.plan.describe() == expected
+    assert any(expected in m for m in messages)
+    assert all_tasks(label_input='unmasked').plan.describe() == (
+        'online 1: masked +mask -> mim, query(key view1); '
+        'online 2: masked -> labels; momentum 1: view1 -> key')
+
+
+def test_plan_rejects_masked_queries_in_separate_mode():
+    with pytest.raises(ValueError, match="query_input='masked'"):
+        all_tasks(view_mode='separate', query_input='masked')
+    with pytest.raises(ValueError, match='label_input'):
+        all_tasks(label_input='partly')
+
+
+def record_head_inputs(model):
+    """Record, per module, the backbone pass (view index, masked) its input came
+    from: forward hooks tag every backbone output with the pass that made it."""
+    seen, tags = {}, {}
+
+    def tag_backbone(module, args, output):
+        x, mask = args[0], args[1] if len(args) > 1 else None
+        tags[id(output[-1])] = (x.data_ptr(), mask is not None)
+
+    def reader(name):
+        def hook(module, args):
+            seen[name] = tags.get(id(args[0][-1]), tags.get(id(args[0])))
+        return hook
+
+    handles = [model.backbone.register_forward_hook(tag_backbone)]
+    if hasattr(model, 'cls_neck'):
+        handles.append(model.cls_neck.register_forward_pre_hook(reader('labels')))
+    if hasattr(model, 'con_neck'):
+        handles.append(model.con_neck.register_forward_pre_hook(reader('query')))
+    return seen, handles
+
+
+@pytest.mark.parametrize('label_input', ['masked', 'unmasked'])
+@pytest.mark.parametrize('query_input', ['masked', 'unmasked'])
+def test_heads_read_the_configured_inputs(max_iters, label_input, query_input):
+    model = all_tasks(label_input=label_input, query_input=query_input)
+    inputs, samples = batch_for(model)
+    seen, handles = record_head_inputs(model)
+    model.loss(inputs, samples)
+    for h in handles:
+        h.remove()
+    masked_view = inputs[model.required_views.index('masked')].data_ptr()
+    assert seen['labels'] == (masked_view, label_input == 'masked')
+    assert seen['query'] == (masked_view, query_input == 'masked')
+
+
+def test_separate_mode_labels_read_unmasked_view1(max_iters):
+    model = all_tasks(view_mode='separate')
+    inputs, samples = batch_for(model)
+    seen, handles = record_head_inputs(model)
+    model.loss(inputs, samples)
+    for h in handles:
+        h.remove()
+    assert seen['labels'] == (inputs[1].data_ptr(), False)  # view1, no mask
+
+
+def test_symmetric_loss_is_the_sum_of_both_pairs(max_iters):
+    """shared + symmetric: query(masked) vs key(view1) + query(view1) vs key(masked)."""
+    model = build_hybrid(contrastive=tm.contrastive(), symmetric=True).eval()
+    inputs, samples = batch_for(model)
+    masked, view1 = inputs
+    with torch.no_grad():
+        out = model.task_losses(inputs, samples)['contrastive']
+        q_m = model._query(model.backbone(masked, None))
+        q_1 = model._query(model.backbone(view1, None))
+        k_m, k_1 = model._key(masked), model._key(view1)
+        head = model.con_head
+        expected = head.loss(q_m, k_1) + head.loss(q_1, k_m)
+        one_pair = head.loss(q_m, k_1)
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert not torch.allclose(out, one_pair, atol=1e-3)
 
 
 @pytest.mark.parametrize('view_mode', ['shared', 'separate'])
 @pytest.mark.parametrize('balancer', ['FixedTaskWeights', 'UncertaintyTaskWeights'])
 def test_train_step_updates_all_state(max_iters, view_mode, balancer):
     model = all_tasks(view_mode=view_mode, loss_balancer=dict(type=balancer))
-    inputs, samples = tm.batch(views=3)
-    data = dict(inputs=inputs, data_samples=named(samples, ('masked', 'view1', 'view2')))
+    inputs, samples = batch_for(model)
+    data = dict(inputs=inputs, data_samples=samples)
     before = copy.deepcopy(model.state_dict())
     wrapper = build_optim_wrapper(model, dict(optimizer=dict(type='AdamW', lr=1e-3)))
     # step 1 copies the online weights into the momentum encoder (CosineEMA's
@@ -146,6 +319,14 @@ def test_missing_view_is_a_clear_error(max_iters):
         model.loss(inputs, named(samples, ('masked', 'view1')))
 
 
+def test_view_built_but_not_read_is_a_clear_error(max_iters):
+    model = all_tasks(view_mode='shared')
+    inputs, samples = tm.batch(views=3)
+    with pytest.raises(ValueError, match=r"built but never read: \['view2'\].*"
+                       r"HybridViews\(views=\('masked', 'view1'\)\)"):
+        model.loss(inputs, named(samples, ('masked', 'view1', 'view2')))
+
+
 def test_mask_token_frozen_without_mim():
     model = build_hybrid(contrastive=tm.contrastive())
     assert not model.backbone.mask_token.requires_grad
@@ -153,19 +334,23 @@ def test_mask_token_frozen_without_mim():
 
 def test_unlabelled_batch_gives_zero_label_loss(max_iters):
     model = all_tasks()
-    inputs, samples = tm.batch(views=3, labels=(None, ))
-    out = model.loss(inputs, named(samples, ('masked', 'view1', 'view2')))
+    inputs, samples = batch_for(model, labels=(None, ))
+    out = model.loss(inputs, samples)
     assert out['raw_multilabel'].item() == 0.0
     assert all(torch.isfinite(v) for v in out.values())
 
 
-def test_predict_gives_multilabel_scores():
+def test_predict_scores_unmasked_features():
     model = build_hybrid(mim=tm.mim(), multilabel=tm.multilabel()).eval()
     inputs, samples = tm.batch(views=1)
     with torch.no_grad():
         out = model(inputs, samples, mode='predict')
-    assert len(out) == 4 and out[0].pred_score.shape == (tm.NUM_CLASSES, )
-    assert ((out[0].pred_score >= 0) & (out[0].pred_score <= 1)).all()  # sigmoid
+        logits = model.cls_head(model.cls_neck(model.backbone(inputs[0], None)))
+        masked = model.cls_head(model.cls_neck(model.backbone(
+            inputs[0], torch.stack([s.mask for s in samples]))))
+    scores = torch.stack([o.pred_score for o in out])
+    assert torch.allclose(scores, torch.sigmoid(logits), atol=1e-6)
+    assert not torch.allclose(scores, torch.sigmoid(masked), atol=1e-3)
 
 
 def test_predict_needs_the_label_head():
