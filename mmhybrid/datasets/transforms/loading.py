@@ -41,12 +41,35 @@ def _to_uint8_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img)
 
 
+def _warn_if_large(img: Image.Image, filename: str) -> None:
+    """Log a WARNING naming the file when Pillow's own decompression bomb
+    warning applies (its message does not name the file, and by default it is
+    shown once per process)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    pixels = img.width * img.height
+    if limit is not None and pixels > limit:
+        print_log(
+            f"image '{filename}' has {pixels} pixels ({img.width}x{img.height}),"
+            f' more than PIL.Image.MAX_IMAGE_PIXELS ({limit}): decoding it '
+            f'anyway (images over {2 * limit} pixels are refused)',
+            logger='current', level=logging.WARNING)
+
+
 def decode_image(img_bytes: bytes, filename: str) -> np.ndarray:
     """Decode image bytes strictly to an HxWx3 uint8 RGB array.
 
     Truncation is detected by Pillow (``ImageFile.LOAD_TRUNCATED_IMAGES`` is
     left at its default ``False``); OpenCV would fill a truncated JPEG with grey
     and only print a warning. EXIF orientation is applied, as OpenCV does.
+
+    Decompression bombs: an image of more than twice ``PIL.Image.
+    MAX_IMAGE_PIXELS`` pixels (a few hundred KB of PNG can claim 20000x20000)
+    is refused with :class:`CorruptImageError`, before any pixel is decoded
+    (Pillow's ``DecompressionBombError``; so is its ``DecompressionBombWarning``
+    where a warnings filter turns it into an error). Between once and twice the
+    limit, Pillow only warns and the image is decoded; a WARNING naming the file
+    is logged as well. Raise or lower ``PIL.Image.MAX_IMAGE_PIXELS`` to move
+    the limit (``None`` disables the check).
 
     Args:
         img_bytes (bytes): The file content.
@@ -60,9 +83,16 @@ def decode_image(img_bytes: bytes, filename: str) -> np.ndarray:
                                 'empty (0 bytes)')
     try:
         with Image.open(io.BytesIO(img_bytes)) as img:
+            _warn_if_large(img, filename)
             img.load()
             img = ImageOps.exif_transpose(img)
             arr = _to_uint8_rgb(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        # not an OSError: Pillow's message alone would not name the file
+        raise CorruptImageError(
+            f"cannot load image '{filename}': refused as a possible "
+            f'decompression bomb ({type(e).__name__}: {e} The limit follows '
+            'PIL.Image.MAX_IMAGE_PIXELS.)') from e
     except UnidentifiedImageError:
         raise CorruptImageError(
             f"cannot load image '{filename}': not a known image format "
@@ -125,8 +155,9 @@ class LoadImageRobust(BaseTransform):
     files and lenient about image kinds:
 
     - a missing file raises ``FileNotFoundError``; an empty, truncated or
-      corrupt file raises :class:`CorruptImageError`; both name the file and
-      the reason;
+      corrupt file, or a decompression bomb (more than twice
+      ``PIL.Image.MAX_IMAGE_PIXELS`` pixels, see :func:`decode_image`), raises
+      :class:`CorruptImageError`; both name the file and the reason;
     - grayscale, palette, RGBA (alpha dropped), 16-bit, CMYK and YCbCr images
       of any size (1x1 included) become HxWx3 uint8.
 

@@ -1,5 +1,8 @@
 import io
 import logging
+import struct
+import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -72,6 +75,103 @@ def test_not_an_image_raises(tmp_path):
     with pytest.raises(CorruptImageError,
                        match=r"notes\.png.*not a known image format"):
         load(path)
+
+
+def bomb_png(side: int) -> bytes:
+    """A valid 1-bit grayscale PNG of ``side`` x ``side`` zeros, written
+    without Pillow (which would hold one byte per pixel in memory): 20000 px
+    is 400 million pixels in about 50 KB."""
+
+    def chunk(tag, data):
+        return (struct.pack('>I', len(data)) + tag + data +
+                struct.pack('>I', zlib.crc32(tag + data)))
+
+    row = b'\x00' * (1 + (side + 7) // 8)  # filter type 0, then the bits
+    compressor = zlib.compressobj(9)
+    idat = b''.join(compressor.compress(row) for _ in range(side))
+    idat += compressor.flush()
+    # width, height, bit depth 1, colour type 0 (grayscale), no interlace
+    ihdr = struct.pack('>IIBBBBB', side, side, 1, 0, 0, 0, 0)
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) +
+            chunk(b'IDAT', idat) + chunk(b'IEND', b''))
+
+
+@pytest.fixture(scope='module')
+def bomb_bytes():
+    return bomb_png(20000)
+
+
+def test_bomb_png_writes_valid_pngs(tmp_path):
+    """The generator writes real PNGs (checked at a decodable size)."""
+    path = write(tmp_path / 'zeros.png', bomb_png(64))
+    img = load(path, channel_order='rgb')['img']
+    assert_3c_uint8(img, (64, 64))
+    assert not img.any()
+
+
+def test_decompression_bomb_raises_naming_the_file(tmp_path, bomb_bytes):
+    assert len(bomb_bytes) < 500_000  # a few hundred KB at most
+    assert Image.MAX_IMAGE_PIXELS is not None
+    assert 20000 * 20000 > 2 * Image.MAX_IMAGE_PIXELS
+    path = write(tmp_path / 'bomb.png', bomb_bytes)
+    with pytest.raises(CorruptImageError) as error:
+        load(path)
+    message = str(error.value)
+    assert path in message
+    assert 'decompression bomb' in message
+    assert '400000000 pixels' in message  # Pillow's reason is kept
+    assert isinstance(error.value.__cause__, Image.DecompressionBombError)
+
+
+def test_decompression_bomb_is_skipped_and_counted(tmp_path, bomb_bytes):
+    path = write(tmp_path / 'bomb.png', bomb_bytes)
+    transform = LoadImageRobust(on_error='skip')
+    logger, records = MMLogger.get_current_instance(), Records()
+    logger.addHandler(records)
+    try:
+        assert transform(dict(img_path=path)) is None
+        assert transform(dict(img_path=path)) is None
+    finally:
+        logger.removeHandler(records)
+    assert transform.num_skipped == 2
+    skips = [m for m in records.messages
+             if 'skipped' in m and path in m and 'decompression bomb' in m]
+    assert len(skips) == 2
+
+
+def test_decompression_bomb_warning_as_error_is_wrapped(tmp_path, monkeypatch):
+    """Between once and twice the limit Pillow only warns; a warnings filter
+    that makes that an error is honoured, and the error names the file."""
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 100)
+    path = write(tmp_path / 'big.png', bomb_png(12))  # 144 pixels
+    with pytest.warns(Image.DecompressionBombWarning):
+        Image.open(path)  # the premise: a warning, not an error
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', Image.DecompressionBombWarning)
+        with pytest.raises(CorruptImageError, match=r'big\.png.*decompression '
+                           r'bomb.*144 pixels'):
+            load(path)
+        assert load(path, on_error='skip') is None
+
+
+def test_image_over_the_warning_limit_loads_with_a_warning_naming_it(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 100)
+    path = write(tmp_path / 'big.png', bomb_png(12))  # 144 pixels
+    logger, records = MMLogger.get_current_instance(), Records()
+    logger.addHandler(records)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            img = load(path)['img']
+            small = load(write(tmp_path / 'small.png', bomb_png(10)))['img']
+    finally:
+        logger.removeHandler(records)
+    assert_3c_uint8(img, (12, 12))
+    assert_3c_uint8(small, (10, 10))
+    assert len(records.messages) == 1  # not for the 100-pixel image
+    assert path in records.messages[0]
+    assert '144 pixels (12x12)' in records.messages[0]
 
 
 # ---- unusual but valid images: 3-channel uint8 ----------------------------
