@@ -3,6 +3,7 @@ import pytest
 import timm
 import torch
 from timm.models.swin_transformer import SwinTransformer as TimmSwin
+from timm.models.swin_transformer import checkpoint_filter_fn
 
 from mmhybrid.downstream import swin_to_timm, timm_swin_kwargs
 from tests.test_downstream.pretrain_checkpoints import simmim_swin
@@ -21,6 +22,22 @@ def test_same_features_without_padding():
         ours = backbone(x, None)[0]
         theirs = model.forward_features(x).permute(0, 3, 1, 2)  # NHWC -> NCHW
     assert (ours - theirs).abs().max() < 1e-4
+
+
+def test_timm_takes_the_headless_export_for_its_own_layout():
+    """What requirements/runtime.txt pins timm for: the export has no classifier,
+    and timm's Swin loader must still not take it for the original Swin layout
+    (it would move every ``layers.i.downsample`` to ``layers.(i+1)``)."""
+    backbone = simmim_swin(img_size=128)  # every stage map >= the window
+    exported = swin_to_timm(backbone.state_dict())
+    assert not [k for k in exported if k.startswith('head.')]
+    model = TimmSwin(img_size=128, num_classes=0,
+                     **timm_swin_kwargs(backbone.state_dict()))
+    filtered = checkpoint_filter_fn(exported, model)
+    assert list(filtered) == list(exported)
+    for key, value in exported.items():
+        assert torch.equal(filtered[key], value), key
+    model.load_state_dict(filtered, strict=True)
 
 
 def test_unmappable_keys_are_refused():
