@@ -13,6 +13,13 @@ that impossible:
 * ``relative_position_bias_table`` of another window size is resized (bicubic, as
   the Swin paper, mmdet and mmseg do) and each resized table is reported with its
   window sizes;
+* ``absolute_pos_embed`` of another token grid (``use_abs_pos_embed=True`` at
+  another image size) is resized with mmpretrain's ``resize_pos_embed`` (the
+  backbone's ``interpolate_mode``, bicubic by default) and reported with both grids.
+  The checkpoint's grid is taken to be square (the pre-training image is); the
+  backbone's is its ``patch_resolution`` (mmpretrain), else square (mmdet's and
+  mmseg's Swin keep no grid and add the embedding unresized, at
+  ``pretrain_img_size`` only);
 * ``relative_position_index`` buffers are never loaded: they are derived from the
   window size and every Swin builds them on construction;
 * checkpoint keys the backbone does not have are reported as unexpected (WARNING).
@@ -29,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
+from mmpretrain.models.utils import resize_pos_embed
 from torch import nn
 
 #: Buffers computed from the architecture, never taken from a checkpoint.
@@ -111,14 +119,46 @@ def resize_rel_pos_bias_table(table: torch.Tensor, new_len: int) -> torch.Tensor
     return grid.reshape(num_heads, new_len).permute(1, 0).contiguous().to(table)
 
 
-def _resize_abs_pos_embed(embed: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Resize a ``(1, H*W, C)`` position embedding to the target's token count."""
-    old_side = math.isqrt(embed.shape[1])
-    new_side = math.isqrt(target.numel() // target.shape[-1])
-    grid = embed.reshape(1, old_side, old_side, -1).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid.float(), size=(new_side, new_side), mode='bicubic',
-                         align_corners=False)
-    return grid.permute(0, 2, 3, 1).reshape(target.shape).to(embed)
+def _square_grid(num_tokens: int) -> Optional[Tuple[int, int]]:
+    side = math.isqrt(num_tokens)
+    return (side, side) if side * side == num_tokens else None
+
+
+def _backbone_grid(backbone: nn.Module,
+                   num_tokens: int) -> Optional[Tuple[int, int]]:
+    """The token grid of a backbone's ``absolute_pos_embed``: mmpretrain's Swin
+    keeps it as ``patch_resolution``; otherwise it is taken to be square."""
+    grid = getattr(backbone, 'patch_resolution', None)
+    if grid is not None and len(grid) == 2 and grid[0] * grid[1] == num_tokens:
+        return int(grid[0]), int(grid[1])
+    return _square_grid(num_tokens)
+
+
+def _fit_abs_pos_embed(backbone: nn.Module, key: str, value: torch.Tensor,
+                       target: torch.Tensor
+                       ) -> Tuple[Optional[torch.Tensor], Optional[str]]:
+    """``(1, L, C)`` checkpoint embedding -> the backbone's grid.
+
+    Returns ``(tensor, note)``: the tensor to load (``None`` when it cannot be
+    made to fit, the note then says why) and, when resized, the report note.
+    """
+    if value.dim() != 3 or target.dim() != 3 or value.shape[0] != 1 or \
+            target.shape[0] != 1 or value.shape[2] != target.shape[2]:
+        return None, (f'{key}: checkpoint {tuple(value.shape)}, backbone '
+                      f'{tuple(target.shape)}')
+    src = _square_grid(value.shape[1])
+    dst = _backbone_grid(backbone, target.shape[1])
+    if value.shape == target.shape and (src is None or dst is None or src == dst):
+        return value, None
+    if src is None or dst is None:
+        side = 'checkpoint' if src is None else 'backbone'
+        return None, (f'{key}: checkpoint {tuple(value.shape)}, backbone '
+                      f'{tuple(target.shape)}; the {side} token count is not a '
+                      'square grid, so the embedding cannot be resized')
+    mode = getattr(backbone, 'interpolate_mode', 'bicubic')
+    resized = resize_pos_embed(value, src, dst, mode=mode, num_extra_tokens=0)
+    return resized.contiguous(), (f'grid {src[0]}x{src[1]} -> {dst[0]}x{dst[1]}, '
+                                  f'{mode}')
 
 
 def load_pretrained_backbone(backbone: nn.Module,
@@ -188,6 +228,16 @@ def load_pretrained_backbone(backbone: nn.Module,
     mismatched = []
     for key, value in to_load.items():
         target = own[key]
+        if key.endswith('absolute_pos_embed'):
+            # resized even at the same token count when the grids differ
+            fitted, note = _fit_abs_pos_embed(backbone, key, value, target)
+            if fitted is None:
+                mismatched.append(note)
+            elif note is not None:
+                to_load[key] = fitted
+                report.resized.append((key, tuple(value.shape),
+                                       tuple(target.shape), note))
+            continue
         if value.shape == target.shape:
             continue
         if key.endswith('relative_position_bias_table') and \
@@ -197,11 +247,6 @@ def load_pretrained_backbone(backbone: nn.Module,
                 (key, tuple(value.shape), tuple(target.shape),
                  f'window {_window_of(value.shape[0])} -> '
                  f'{_window_of(target.shape[0])}, bicubic'))
-        elif key.endswith('absolute_pos_embed') and \
-                value.shape[-1] == target.shape[-1] and value.dim() == 3:
-            to_load[key] = _resize_abs_pos_embed(value, target)
-            report.resized.append((key, tuple(value.shape), tuple(target.shape),
-                                   'bicubic'))
         else:
             mismatched.append(f'{key}: checkpoint {tuple(value.shape)}, '
                               f'backbone {tuple(target.shape)}')

@@ -6,10 +6,15 @@ from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from mmpretrain.models.backbones import ResNet
+from mmpretrain.models.selfsup.simmim import SimMIMSwinTransformer
+from mmpretrain.models.utils import resize_pos_embed
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
 from mmhybrid.downstream import (MissingBackboneKeysError, extract_backbone,
                                  load_pretrained_backbone)
-from tests.test_downstream.pretrain_checkpoints import pretrain_state_dict, simmim_swin
+from tests.test_downstream.pretrain_checkpoints import (DEMO_ARCH,
+                                                        pretrain_state_dict,
+                                                        simmim_swin)
 
 NEW_NORMS = ['norm0.weight', 'norm0.bias', 'norm1.weight', 'norm1.bias',
              'norm2.weight', 'norm2.bias']
@@ -133,3 +138,105 @@ def test_shape_mismatch_is_an_error(tmp_path):
     with pytest.raises(ValueError, match=r'patch_embed.projection.weight: checkpoint '
                        r'\(96, 3, 4, 4\), backbone \(48, 3, 4, 4\)'):
         load_pretrained_backbone(mmdet_swin(), path, expected_new_keys=NEW_NORMS)
+
+
+# ---- absolute position embedding at another image size ----------------------
+
+
+@pytest.fixture(scope='module')
+def abs_pos_checkpoint(tmp_path_factory):
+    """A pre-training Swin with ``use_abs_pos_embed=True`` at 64 px (16x16 tokens)
+    whose embedding holds its own grid position: channel 0 the row, channel 1 the
+    column, the rest random."""
+    backbone = SimMIMSwinTransformer(
+        arch=DEMO_ARCH, img_size=64, use_abs_pos_embed=True, drop_path_rate=0.,
+        stage_cfgs=dict(block_cfgs=dict(window_size=4)))
+    rows, cols = torch.meshgrid(torch.arange(16.), torch.arange(16.), indexing='ij')
+    with torch.no_grad():
+        embed = torch.randn(1, 16, 16, 48)
+        embed[..., 0], embed[..., 1] = rows, cols
+        backbone.absolute_pos_embed.copy_(embed.reshape(1, 256, 48))
+    path = tmp_path_factory.mktemp('abs_pos') / 'backbone.pth'
+    return backbone.absolute_pos_embed.detach().clone(), save_backbone(path, backbone)
+
+
+def mmpretrain_swin(img_size, **kwargs):
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MMPRETRAIN_MODELS.build(dict(
+            type='HybridSwinTransformer', arch=DEMO_ARCH, img_size=img_size,
+            use_abs_pos_embed=True, pad_small_map=True,
+            stage_cfgs=dict(block_cfgs=dict(window_size=4)),
+            **kwargs))
+
+
+def test_abs_pos_embed_same_grid_loads_unchanged(abs_pos_checkpoint):
+    embed, path = abs_pos_checkpoint
+    model = mmpretrain_swin(64)
+    report = load_pretrained_backbone(model, path)
+    assert report.resized == [] and 'absolute_pos_embed' in report.loaded
+    assert torch.equal(model.absolute_pos_embed, embed)
+
+
+@pytest.mark.parametrize('img_size,grid', [(128, (32, 32)), ((64, 96), (16, 24)),
+                                           ((32, 128), (8, 32))])
+def test_abs_pos_embed_is_resized_to_the_backbone_grid(abs_pos_checkpoint, img_size,
+                                                       grid):
+    """As mmpretrain's ``resize_pos_embed`` would, to ``patch_resolution``: also a
+    non-square grid, and also 8x32, which has as many tokens as 16x16 (the shapes
+    match, the layouts do not)."""
+    embed, path = abs_pos_checkpoint
+    model = mmpretrain_swin(img_size)
+    assert model.patch_resolution == grid
+    report = load_pretrained_backbone(model, path)
+    num_tokens = grid[0] * grid[1]
+    assert report.resized == [('absolute_pos_embed', (1, 256, 48), (1, num_tokens, 48),
+                               f'grid 16x16 -> {grid[0]}x{grid[1]}, bicubic')]
+    loaded = model.absolute_pos_embed.detach()
+    expected = resize_pos_embed(embed, (16, 16), grid, 'bicubic', num_extra_tokens=0)
+    assert torch.allclose(loaded, expected, atol=1e-6)
+    # the layout: the row channel is constant along each row and grows downwards,
+    # the column channel the other way round
+    loaded = loaded.reshape(*grid, 48)
+    assert torch.allclose(loaded[:, :, 0], loaded[:, :1, 0].expand(grid), atol=1e-5)
+    assert torch.allclose(loaded[:, :, 1], loaded[:1, :, 1].expand(grid), atol=1e-5)
+    assert (loaded[1:, 0, 0] > loaded[:-1, 0, 0]).all()
+    assert (loaded[0, 1:, 1] > loaded[0, :-1, 1]).all()
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, grid[0] * 4, grid[1] * 4))
+    assert out[-1].shape == (1, 384, grid[0] // 8, grid[1] // 8)
+    assert torch.isfinite(out[-1]).all()
+
+
+def test_abs_pos_embed_resized_for_mmdet(abs_pos_checkpoint):
+    """mmdet's Swin adds the embedding unresized: it has to be loaded at the grid
+    of ``pretrain_img_size``, here 128 px."""
+    embed, path = abs_pos_checkpoint
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MMDET_MODELS.build(dict(
+            type='HybridSwinTransformer', embed_dims=48, depths=[2, 2, 2, 2],
+            num_heads=[3, 6, 12, 24], window_size=4, pretrain_img_size=128,
+            use_abs_pos_embed=True))
+    report = load_pretrained_backbone(model, path, expected_new_keys=NEW_NORMS)
+    assert [r[0] for r in report.resized] == ['absolute_pos_embed']
+    assert report.resized[0][3] == 'grid 16x16 -> 32x32, bicubic'
+    expected = resize_pos_embed(embed, (16, 16), (32, 32), 'bicubic', 0)
+    assert torch.allclose(model.absolute_pos_embed, expected, atol=1e-6)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 128, 128))
+    assert torch.isfinite(out[-1]).all()
+
+
+def test_abs_pos_embed_of_an_unknown_grid_is_an_error(abs_pos_checkpoint):
+    """mmdet's Swin keeps no grid: 16x24 tokens cannot be told from 24x16."""
+    _, path = abs_pos_checkpoint
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MMDET_MODELS.build(dict(
+            type='HybridSwinTransformer', embed_dims=48, depths=[2, 2, 2, 2],
+            num_heads=[3, 6, 12, 24], window_size=4, pretrain_img_size=(64, 96),
+            use_abs_pos_embed=True))
+    with pytest.raises(ValueError, match=r'absolute_pos_embed: checkpoint '
+                       r'\(1, 256, 48\), backbone \(1, 384, 48\); the backbone '
+                       r'token count is not a square grid'):
+        load_pretrained_backbone(model, path, expected_new_keys=NEW_NORMS)
