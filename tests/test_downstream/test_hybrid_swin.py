@@ -3,6 +3,7 @@ import pytest
 import torch
 from mmdet.models.backbones import SwinTransformer as MMDetSwin
 from mmdet.registry import MODELS as MMDET_MODELS
+from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from mmpretrain.models.backbones import SwinTransformer as MMPretrainSwin
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
@@ -10,6 +11,7 @@ from mmseg.models.backbones import SwinTransformer as MMSegSwin
 from mmseg.registry import MODELS as MMSEG_MODELS
 
 from mmhybrid.downstream import MissingBackboneKeysError, extract_backbone
+from mmhybrid.downstream.pretrained_loader import resize_rel_pos_bias_table
 from tests.test_downstream.pretrain_checkpoints import (DEMO_ARCH,
                                                         pretrain_state_dict,
                                                         simmim_swin)
@@ -97,3 +99,47 @@ def test_init_cfg_mistakes_are_named(pretrained):
     with pytest.raises(TypeError, match='expected_new_key'):
         build(MMDET_MODELS, dict(type='HybridPretrained', checkpoint=path,
                                  expected_new_key=NEW_NORMS)).init_weights()
+
+
+def test_mmpretrain_at_another_window_size(pretrained, tmp_path):
+    """Pre-trained at window 4, fine-tuned with mmpretrain's Swin at window 7: the
+    relative position bias tables are resized by the loader (bicubic, as for mmdet
+    and mmseg; mmpretrain's own load hook, which interpolates differently, is not
+    reached) and listed in the report and the log."""
+    backbone, path = pretrained
+    log_file = tmp_path / 'load.log'
+    MMLogger.get_instance('test_mmpretrain_window_7', log_file=str(log_file))
+    model = build(MMPRETRAIN_MODELS, dict(type='HybridPretrained', checkpoint=path),
+                  stage_cfgs=dict(block_cfgs=dict(window_size=7)))
+    model.init_weights()
+    report = model.load_report
+    assert report.missing == [] and report.unexpected == []
+    assert len(report.loaded) == 119
+    tables = sorted(r[0] for r in report.resized)
+    assert tables == sorted(k for k in model.state_dict()
+                            if k.endswith('relative_position_bias_table'))
+    assert len(tables) == 8
+    source = backbone.state_dict()
+    for key, old, new, note in report.resized:
+        heads = source[key].shape[1]
+        assert (old, new, note) == ((49, heads), (169, heads), 'window 4 -> 7, bicubic')
+        loaded = model.state_dict()[key]
+        assert torch.allclose(loaded, resize_rel_pos_bias_table(source[key], 169))
+        # relative offset 0 keeps its value
+        assert torch.allclose(loaded.reshape(13, 13, heads)[6, 6],
+                              source[key].reshape(7, 7, heads)[3, 3])
+    # the other weights are the pre-trained ones, and the window is 7
+    assert torch.equal(model.state_dict()['stages.2.blocks.1.ffn.layers.1.weight'],
+                       source['stages.2.blocks.1.ffn.layers.1.weight'])
+    assert model.stages[0].blocks[0].attn.w_msa.window_size == (7, 7)
+    assert model.stages[0].blocks[0].attn.w_msa.relative_position_index.shape == \
+        (49, 49)
+    logged = log_file.read_text()
+    assert 'resized 8' in logged
+    assert ('resized stages.3.blocks.1.attn.w_msa.relative_position_bias_table: '
+            '(49, 24) -> (169, 24) (window 4 -> 7, bicubic)') in logged
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 112, 112))
+    assert out[-1].shape == (2, 384, 4, 4)
+    assert torch.isfinite(out[-1]).all()
