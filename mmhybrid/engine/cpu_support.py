@@ -12,7 +12,8 @@ so that ``tools/train.py`` and ``tools/dist_train.sh`` work unchanged on CPU:
   over the global batch as SyncBN does on GPUs. In a single process it is plain
   BN (``F.batch_norm``, bit-identical) and, unlike ``BN`` (``BatchNorm2d``), it
   takes the 2D input of MoCo v3's projector and predictor, as SyncBN does;
-* ``AmpOptimWrapper`` asserts a GPU: it falls back to ``OptimWrapper`` (fp32).
+* ``AmpOptimWrapper`` asserts a GPU: it falls back to ``OptimWrapper`` (fp32), and
+  ``SkipNonFiniteAmpOptimWrapper`` to ``SkipNonFiniteOptimWrapper``.
 """
 import logging
 import os
@@ -22,6 +23,12 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
+
+# AMP optim wrappers (they assert a GPU) and their fp32 counterparts on CPU
+AMP_TO_FP32 = {
+    'AmpOptimWrapper': 'OptimWrapper',
+    'SkipNonFiniteAmpOptimWrapper': 'SkipNonFiniteOptimWrapper',
+}
 
 
 def cuda_visible() -> bool:
@@ -80,10 +87,11 @@ def adapt_cfg_for_cpu(cfg: Config, cuda_available: Optional[bool] = None) -> Con
     if cuda_available:
         return cfg
     optim_wrapper = cfg.get('optim_wrapper')
-    if optim_wrapper is not None and optim_wrapper.get('type') == 'AmpOptimWrapper':
-        print_log('AMP needs a GPU: training in fp32 with OptimWrapper on CPU',
+    if optim_wrapper is not None and optim_wrapper.get('type') in AMP_TO_FP32:
+        fp32 = AMP_TO_FP32[optim_wrapper.type]
+        print_log(f'AMP needs a GPU: training in fp32 with {fp32} on CPU',
                   logger='current', level=logging.WARNING)
-        optim_wrapper.type = 'OptimWrapper'
+        optim_wrapper.type = fp32
         optim_wrapper.pop('loss_scale', None)
         optim_wrapper.pop('dtype', None)
     if cfg.get('model') is not None and _convert_syncbn(cfg.model):

@@ -41,6 +41,24 @@ def test_with_cuda_the_config_is_left_unchanged(launcher):
     assert 'model_wrapper_cfg' not in cfg
 
 
+def test_skip_nonfinite_amp_wrapper_becomes_the_fp32_one_on_cpu():
+    """SkipNonFiniteAmpOptimWrapper keeps its skip on CPU (fp32), and builds."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    cfg = gpu_config()
+    cfg.optim_wrapper.type = 'SkipNonFiniteAmpOptimWrapper'
+    cfg.optim_wrapper.dtype = 'float16'
+    before = copy.deepcopy(cfg.to_dict())
+    assert adapt_cfg_for_cpu(copy.deepcopy(cfg), cuda_available=True).to_dict() == before
+    cfg = adapt_cfg_for_cpu(cfg, cuda_available=False)
+    assert cfg.optim_wrapper.type == 'SkipNonFiniteOptimWrapper'
+    assert 'loss_scale' not in cfg.optim_wrapper and 'dtype' not in cfg.optim_wrapper
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        wrapper = build_optim_wrapper(torch.nn.Linear(2, 2), cfg.optim_wrapper)
+    assert type(wrapper).__name__ == 'SkipNonFiniteOptimWrapper'
+    assert wrapper.supports_nonfinite_skip
+
+
 def test_default_detects_cuda(monkeypatch):
     import mmhybrid.engine.cpu_support as cpu_support
     for visible, optim_wrapper in ((True, 'AmpOptimWrapper'), (False, 'OptimWrapper')):

@@ -1,3 +1,6 @@
-from .skip_nonfinite_optim_wrapper import SkipNonFiniteOptimWrapper
+from .skip_nonfinite_optim_wrapper import (SkipNonFiniteAmpOptimWrapper,
+                                           SkipNonFiniteMixin,
+                                           SkipNonFiniteOptimWrapper)
 
-__all__ = ['SkipNonFiniteOptimWrapper']
+__all__ = ['SkipNonFiniteAmpOptimWrapper', 'SkipNonFiniteMixin',
+           'SkipNonFiniteOptimWrapper']

@@ -16,6 +16,10 @@ from .step_plan import TASKS, StepPlan
 NONFINITE_POLICIES = ('raise', 'skip')
 # MessageHub key through which a skipped step reaches SkipNonFiniteOptimWrapper
 SKIP_STEP_KEY = 'hybrid_skip_step'
+# MessageHub key a skip-capable optim wrapper sets when it enters optim_context
+# (checked in parse_losses: under DDP the model's train_step is bypassed)
+SKIP_READY_KEY = 'hybrid_skip_ready'
+SKIP_WRAPPERS = ('SkipNonFiniteOptimWrapper', 'SkipNonFiniteAmpOptimWrapper')
 
 
 @MODELS.register_module()
@@ -98,10 +102,29 @@ class HybridPretrain(BaseSelfSupervisor):
         nonfinite (str): What a NaN/Inf task loss does. ``'raise'`` (default):
             stop with ``FloatingPointError`` naming the task(s) and iteration,
             before the optimizer step, so the weights and the last checkpoint
-            stay good. ``'skip'``: skip that optimizer step (needs
-            ``optim_wrapper=dict(type='SkipNonFiniteOptimWrapper')``), log it
-            and count it in ``num_skipped_steps`` (saved in the checkpoint).
-            The decision is all-reduced, so every rank raises or skips together.
+            stay good (the momentum encoder may already have been updated in
+            memory; it is not saved). ``'skip'``: skip that (micro-)batch, log
+            it and count it in ``num_skipped_steps`` (saved in the checkpoint).
+            Needs ``optim_wrapper.type='SkipNonFiniteOptimWrapper'`` (or
+            ``'SkipNonFiniteAmpOptimWrapper'`` for AMP); any other wrapper is
+            refused at the first training step, since it would still step on
+            the zero loss (AdamW moves weights with zero gradients). A skipped
+            step leaves the weights, the optimizer state, the online BN
+            statistics and the momentum encoder (parameters, BN buffers,
+            ``CosineEMA.steps``) exactly untouched; with gradient accumulation
+            it contributes nothing and the window's other micro-batches still
+            update at its boundary. The online terms (SimMIM and label losses,
+            contrastive queries) are checked before the momentum update, which
+            a bad step then does not do. The contrastive loss needs the keys
+            of the updated momentum encoder, so with ``'skip'`` a copy of the
+            momentum encoder's state (its parameters and buffers: one more
+            backbone + projector in device memory, e.g. ~0.37 GB in fp32 for
+            Swin-B, and a device copy of that size per step) is taken just
+            before the update and restored if the step is skipped; so is a
+            copy of the online model's buffers (BN statistics, a few MB) taken
+            at the start of the step, since the forward passes move them.
+            ``'raise'`` takes no copy. Every decision is all-reduced, so all
+            ranks raise or skip together.
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -129,6 +152,13 @@ class HybridPretrain(BaseSelfSupervisor):
                              f'got {nonfinite!r}')
         self.nonfinite = nonfinite
         self.register_buffer('num_skipped_steps', torch.zeros((), dtype=torch.long))
+        # Per-step state of nonfinite='skip', from loss() to parse_losses():
+        # tasks found non-finite before the momentum update, the momentum
+        # encoder's state from just before the update, the online buffers
+        # (BN statistics) from the start of the step.
+        self._skip_before_update: Optional[List[str]] = None
+        self._momentum_snapshot: Optional[Dict[str, torch.Tensor]] = None
+        self._buffer_snapshot: Optional[Dict[str, torch.Tensor]] = None
         self.symmetric = symmetric
         self.tasks = tuple(name for name, cfg in zip(
             TASKS, (mim, contrastive, multilabel)) if cfg is not None)
@@ -212,6 +242,39 @@ class HybridPretrain(BaseSelfSupervisor):
         self.momentum_encoder.update_parameters(
             nn.Sequential(self.backbone, self.con_neck))
 
+    def _guarded_momentum_update(self, losses: Dict[str, torch.Tensor],
+                                 queries: List[torch.Tensor]) -> bool:
+        """Update the momentum encoder; with ``nonfinite='skip'`` only if the
+        online terms (``losses`` so far, the contrastive ``queries``) are finite
+        on every rank, keeping a copy of its state to restore should the step
+        still be skipped (see ``nonfinite``). Returns whether it updated."""
+        if self.nonfinite == 'skip':
+            bad = self._nonfinite_tasks(
+                dict(losses, contrastive=queries))
+            if bad:
+                self._skip_before_update = bad
+                return False
+            self._momentum_snapshot = {
+                k: v.detach().clone()
+                for k, v in self.momentum_encoder.state_dict().items()}
+        self._update_momentum_encoder()
+        return True
+
+    def _nonfinite_tasks(self, values: Dict[str, Union[torch.Tensor,
+                                                       Sequence[torch.Tensor]]]
+                         ) -> List[str]:
+        """The tasks (of ``values``: task -> tensor(s)) with a NaN/Inf value on
+        any rank. Every rank must call it at the same point (one all-reduce)."""
+        def finite(v):
+            vs = [v] if isinstance(v, torch.Tensor) else v
+            return all(bool(torch.isfinite(t).all()) for t in vs)
+
+        flags = torch.tensor([float(t in values and not finite(values[t]))
+                              for t in self.tasks])
+        if is_distributed():
+            all_reduce(flags, op='max')  # one rank's NaN stops/skips all ranks
+        return [t for t, f in zip(self.tasks, flags.tolist()) if f > 0]
+
     def task_losses(self, inputs: List[torch.Tensor],
                     data_samples: List[DataSample],
                     update_momentum: bool = False) -> Dict[str, torch.Tensor]:
@@ -236,19 +299,24 @@ class HybridPretrain(BaseSelfSupervisor):
         if plan.mim is not None:
             losses['mim'] = self.mim_head.loss(
                 self.mim_neck(feats[plan.mim][0]), views['masked'], mask)
+        if plan.labels is not None:
+            # before the momentum update, so nonfinite='skip' can check it there
+            losses['multilabel'] = self.cls_head.loss(
+                self.cls_neck(feats[plan.labels]), data_samples)['loss']
         if plan.queries:
             queries = [(self._query(feats[p]), key) for p, key in plan.queries]
             # MoCo v3 order: online passes, momentum update, then the keys
             # (the update also syncs the projector's BN buffers).
-            if update_momentum:
-                self._update_momentum_encoder()
-            keys = {view: self._key(views[view]) for view in plan.momentum}
-            losses['contrastive'] = sum(
-                self.con_head.loss(q, keys[key]) for q, key in queries)
-        if plan.labels is not None:
-            losses['multilabel'] = self.cls_head.loss(
-                self.cls_neck(feats[plan.labels]), data_samples)['loss']
-        return losses
+            if update_momentum and not self._guarded_momentum_update(
+                    losses, [q for q, _ in queries]):
+                # skipped before the update: no keys (their momentum pass
+                # would move the momentum encoder's BN statistics)
+                losses['contrastive'] = queries[0][0].new_full((), float('nan'))
+            else:
+                keys = {view: self._key(views[view]) for view in plan.momentum}
+                losses['contrastive'] = sum(
+                    self.con_head.loss(q, keys[key]) for q, key in queries)
+        return {task: losses[task] for task in self.tasks}
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
@@ -257,6 +325,10 @@ class HybridPretrain(BaseSelfSupervisor):
         Returns ``loss_<task>`` (weighted term, summed into the total by mmengine),
         plus ``raw_<task>`` and ``weight_<task>`` for logging (not summed).
         """
+        self._skip_before_update = self._momentum_snapshot = None
+        self._buffer_snapshot = None if self.nonfinite != 'skip' else {
+            name: buf.detach().clone() for name, buf in self.named_buffers()
+            if not name.startswith('momentum_encoder.')}
         raw = self.task_losses(inputs, data_samples, update_momentum=True)
         weighted, weights = self.balancer(raw)
         out = {f'loss_{task}': weighted[task] for task in self.tasks}
@@ -265,16 +337,40 @@ class HybridPretrain(BaseSelfSupervisor):
             out[f'weight_{task}'] = weights[task].detach()
         return out
 
+    def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
+        """mmengine's training step; with ``nonfinite='skip'`` the optim wrapper
+        must be able to skip (``supports_nonfinite_skip``), see ``nonfinite``."""
+        if self.nonfinite == 'skip':
+            self._check_skip_support(optim_wrapper)
+        return super().train_step(data, optim_wrapper)
+
+    def _check_skip_support(self, optim_wrapper=None) -> None:
+        if optim_wrapper is not None:
+            if getattr(optim_wrapper, 'supports_nonfinite_skip', False):
+                return
+            what = f'optim wrapper {type(optim_wrapper).__name__}'
+        elif MessageHub.get_current_instance().get_info(SKIP_READY_KEY, False):
+            return
+        else:  # parse_losses under DDP: the wrapper did not announce itself
+            what = 'an optim wrapper without supports_nonfinite_skip'
+        raise RuntimeError(
+            f'HybridPretrain(nonfinite="skip") is trained with {what}, which '
+            'would still step on the zero loss of a skipped step (AdamW moves '
+            'the weights with zero gradients). Set optim_wrapper.type='
+            f'{SKIP_WRAPPERS[0]!r} ({SKIP_WRAPPERS[1]!r} in place of '
+            'AmpOptimWrapper), or model.nonfinite="raise".')
+
     def parse_losses(self, losses: Dict[str, torch.Tensor]
                      ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """mmengine's loss parsing plus the non-finite guard (see ``nonfinite``)."""
-        bad = [t for t in self.tasks
-               if not (torch.isfinite(losses[f'raw_{t}']).all()
-                       and torch.isfinite(losses[f'loss_{t}']).all())]
-        flags = torch.tensor([float(t in bad) for t in self.tasks])
-        if is_distributed():
-            all_reduce(flags, op='max')  # one rank's NaN stops/skips all ranks
-        bad = [t for t, f in zip(self.tasks, flags.tolist()) if f > 0]
+        snapshot, self._momentum_snapshot = self._momentum_snapshot, None
+        buffers, self._buffer_snapshot = self._buffer_snapshot, None
+        early, self._skip_before_update = self._skip_before_update, None
+        if self.nonfinite == 'skip':
+            self._check_skip_support()
+        # skipped before the momentum update, or check every task now
+        bad = early or self._nonfinite_tasks(
+            {t: (losses[f'raw_{t}'], losses[f'loss_{t}']) for t in self.tasks})
         if not bad:
             return super().parse_losses(losses)
         hub = MessageHub.get_current_instance()
@@ -287,6 +383,15 @@ class HybridPretrain(BaseSelfSupervisor):
                 'step, the last checkpoint is intact. Set model.nonfinite="skip" '
                 'with optim_wrapper.type="SkipNonFiniteOptimWrapper" to skip '
                 'such steps instead.')
+        if early:
+            msg += ('; found before the momentum update (not done, contrastive '
+                    'loss not computed)')
+        with torch.no_grad():
+            if snapshot is not None:  # updated, then the contrastive loss failed
+                self.momentum_encoder.load_state_dict(snapshot)
+            for name, buf in self.named_buffers():
+                if buffers is not None and name in buffers:
+                    buf.copy_(buffers[name])  # BN statistics of the passes
         self.num_skipped_steps += 1
         print_log(f'HybridPretrain: {msg}; skipping this step '
                   f'({int(self.num_skipped_steps)} skipped so far)',
