@@ -1,4 +1,5 @@
-"""Test-only hook: each rank saves its model state at the end of training."""
+"""Test-only hooks: each rank saves its model state before and after training,
+kills itself, injects NaN, dumps per-step losses."""
 import os
 import os.path as osp
 import signal
@@ -12,11 +13,20 @@ from mmpretrain.registry import HOOKS
 
 @HOOKS.register_module()
 class DumpRankStateHook(Hook):
+    """Saves ``rank{r}_state_start.pth`` (the weights training starts from) and
+    ``rank{r}_state.pth`` (after training) in the work dir."""
+
+    @staticmethod
+    def _dump(runner, suffix: str) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        torch.save({k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                   osp.join(runner.work_dir, f'rank{get_rank()}_state{suffix}.pth'))
+
+    def before_train(self, runner) -> None:
+        self._dump(runner, '_start')
 
     def after_train(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()},
-                   osp.join(runner.work_dir, f'rank{get_rank()}_state.pth'))
+        self._dump(runner, '')
 
 
 @HOOKS.register_module()
