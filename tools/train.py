@@ -2,6 +2,8 @@
 """Train a model from a config: pre-training (mmpretrain scope) or the downstream
 mmpretrain / mmdet / mmseg configs, whose ``default_scope`` picks the library."""
 import argparse
+import json
+import numbers
 import os
 import os.path as osp
 
@@ -37,6 +39,10 @@ def parse_args():
         'train_cfg.max_iters=10 model.backbone.arch=tiny)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument(
+        '--final-metrics', metavar='JSON',
+        help='after training, evaluate the final model on the val and test '
+        'dataloaders the config has and write {"val": ..., "test": ...} here')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -87,6 +93,21 @@ def main():
     init_cpu_process_group(cfg.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    if args.final_metrics:
+        write_final_metrics(runner, cfg, args.final_metrics)
+
+
+def write_final_metrics(runner, cfg, path):
+    metrics = {}
+    if cfg.get('val_dataloader') and cfg.get('val_evaluator'):
+        metrics['val'] = runner.val()
+    if cfg.get('test_dataloader') and cfg.get('test_evaluator'):
+        metrics['test'] = runner.test()
+    if runner.rank == 0:
+        with open(path, 'w') as f:
+            json.dump({split: {k: float(v) for k, v in values.items()
+                               if isinstance(v, numbers.Real)}
+                       for split, values in metrics.items()}, f, indent=1)
 
 
 if __name__ == '__main__':

@@ -4,15 +4,14 @@ Each step runs one of the repository's own tools (``tools/train.py``,
 ``tools/model_converters/extract_backbone.py``) as a subprocess, exactly as a user
 would, and reads the metrics mmengine logged (``vis_data/scalars.json``).
 """
-import glob
-import json
 import os
 import os.path as osp
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
+
+from .tool_runs import format_table, last_value, latest_checkpoint, logged_scalars
+from .tool_runs import run_tool as run
 
 PRETRAIN_CONFIG = 'configs/pretrain/hybrid_swin-demo_fashion-64px.py'
 
@@ -48,45 +47,6 @@ DOWNSTREAM = [
                    'configs/benchmarks/demo/upernet_swin-demo-hybrid_1xb8-500it_fashion-scenes-128px.py',
                    {'mIoU': 'mIoU'}),
 ]
-
-
-def run(cmd: Sequence[str], log_path: str) -> float:
-    """Run ``cmd`` from the repository root, output to ``log_path``; seconds."""
-    start = time.time()
-    with open(log_path, 'w') as log:
-        proc = subprocess.run(list(cmd), stdout=log, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        with open(log_path) as f:
-            tail = f.read()[-3000:]
-        raise RuntimeError(f'{" ".join(cmd)} failed (exit {proc.returncode}); '
-                           f'log: {log_path}\n{tail}')
-    return time.time() - start
-
-
-def logged_scalars(work_dir: str) -> List[dict]:
-    """All records of the newest run's ``vis_data/scalars.json`` in ``work_dir``."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        raise FileNotFoundError(f'no vis_data/scalars.json under {work_dir}')
-    with open(files[-1]) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def last_value(records: List[dict], key: str) -> Optional[float]:
-    values = [r[key] for r in records if key in r]
-    return values[-1] if values else None
-
-
-def latest_checkpoint(work_dir: str) -> str:
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
-
-
-def format_table(rows: List[List[str]], header: List[str]) -> str:
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    line = lambda r: '| ' + ' | '.join(str(c).ljust(w) for c, w in zip(r, widths)) + ' |'  # noqa: E731
-    sep = '|' + '|'.join('-' * (w + 2) for w in widths) + '|'
-    return '\n'.join([line(header), sep] + [line(r) for r in rows])
 
 
 def run_demo(data_root: str, work_dir: str, pretrain_options: Sequence[str] = (),

@@ -1,0 +1,246 @@
+"""Methods x seeds x evaluations, resumable: one JSON per finished (method, seed).
+
+Each unit ``<method>-s<seed>``:
+
+1. pre-trains with ``tools/train.py`` (one run per stage of the method), then
+   exports the backbone with ``extract_backbone``;
+2. runs the frozen kNN / linear probes in-process (:mod:`.frozen_probe`);
+3. trains and evaluates each downstream config with
+   ``tools/train.py --final-metrics`` (validation and test split);
+4. writes ``<results>/ablation/<method>-s<seed>.json`` at once.
+
+Every step leaves its output in ``<work_dir>/<method>-s<seed>/`` and is skipped
+when that output exists, so a killed run resumes at the step it was in.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+import platform
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+from mmhybrid.apis.tool_runs import latest_checkpoint, run_tool
+from .frozen_probe import run_frozen_probes
+from .methods import METHODS, PRETRAIN_CONFIG, Method, stage_configs
+from .protocol import EVALUATIONS, FINETUNE_CONFIG, Evaluation, Protocol
+from .splits import make_splits
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PACKAGES = ('torch', 'mmengine', 'mmcv', 'mmpretrain', 'mmdet', 'mmseg', 'timm',
+            'mmhybrid')
+
+
+def package_versions() -> Dict[str, str]:
+    import importlib
+    return {name: getattr(importlib.import_module(name), '__version__', '?')
+            for name in PACKAGES}
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _file_text(path: str) -> str:
+    with open(osp.join(REPO, path)) as f:
+        return f.read()
+
+
+def _write_json(path: str, data: dict) -> None:
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+class AblationRun:
+    """One benchmark run over methods and seeds.
+
+    Args:
+        protocol (Protocol): Budgets (``FULL`` or ``QUICK``).
+        results_dir (str): Where ``ablation/<method>-s<seed>.json`` go.
+        work_dir (str): Where each unit's checkpoints and logs go.
+        data_root (str): The demo world; the downstream configs read it as
+            ``data/fashion_demo/`` relative to the working directory.
+        python (str): Interpreter for the tool subprocesses.
+        log (callable): Progress lines.
+    """
+
+    def __init__(self, protocol: Protocol, results_dir: str = 'results',
+                 work_dir: str = 'work_dirs/ablation',
+                 data_root: str = 'data/fashion_demo', python: str = sys.executable,
+                 log: Callable[[str], None] = print) -> None:
+        self.protocol = protocol
+        self.results_dir = results_dir
+        self.unit_results = osp.join(results_dir, 'ablation')
+        self.work_dir = work_dir
+        self.data_root = data_root
+        self.python = python
+        self.log = log
+        if not osp.isfile(osp.join(data_root, 'build_info.json')):
+            raise FileNotFoundError(
+                f'{data_root} holds no demo world (build_info.json); build it with '
+                f'tools/dataset_converters/build_fashion_demo.py --out {data_root}')
+        self.splits = make_splits(data_root)
+
+    # --------------------------------------------------------------- identity
+    def config_hash(self, method: Method) -> str:
+        """Changes whenever anything that defines the unit's numbers changes: the
+        protocol, the method, the pre-training and downstream configs."""
+        parts = [json.dumps(self.protocol.as_dict(), sort_keys=True),
+                 json.dumps([method.name, method.stages], sort_keys=True, default=str)]
+        parts += [cfg.pretty_text for cfg in self._stage_configs(method, seed=0)]
+        parts += [_file_text(FINETUNE_CONFIG)]
+        for ev in EVALUATIONS:
+            parts += [ev.config, _file_text(ev.config), json.dumps(ev.metrics)]
+        return _sha('\n'.join(parts))
+
+    def result_path(self, method: str, seed: int) -> str:
+        return osp.join(self.unit_results, f'{method}-s{seed}.json')
+
+    def _stage_configs(self, method: Method, seed: int):
+        return stage_configs(method, self.protocol.pretrain_iters,
+                             self.protocol.pretrain_batch, seed,
+                             self.splits['pretrain_partial'],
+                             data_root=self.data_root.rstrip('/') + '/',
+                             base_config=osp.join(REPO, PRETRAIN_CONFIG))
+
+    # ------------------------------------------------------------------ steps
+    def _tool(self, args: Sequence[str], log_path: str) -> float:
+        return run_tool([self.python, *args], log_path, cwd=None,
+                        env=dict(os.environ, HF_HUB_OFFLINE='1'))
+
+    def _pretrain(self, method: Method, seed: int, unit_dir: str) -> Dict[str, float]:
+        """Run the stages; return the backbone path (None for no pre-training)
+        and the wall time."""
+        wall, checkpoint = 0., None
+        for i, cfg in enumerate(self._stage_configs(method, seed)):
+            stage_dir = osp.join(unit_dir, f'pretrain_stage{i + 1}')
+            done = osp.join(stage_dir, 'done.json')
+            if osp.isfile(done):
+                with open(done) as f:
+                    info = json.load(f)
+                wall += info['wall_s']
+                checkpoint = info['checkpoint']
+                continue
+            os.makedirs(stage_dir, exist_ok=True)
+            if checkpoint is not None:  # the previous stage's weights
+                cfg.load_from = checkpoint
+            config_path = osp.join(stage_dir, 'config.py')
+            cfg.dump(config_path)
+            self.log(f'  pre-training stage {i + 1}/{len(method.stages)}: '
+                     f'{cfg.train_cfg.max_iters} iterations')
+            seconds = self._tool([osp.join(REPO, 'tools/train.py'), config_path,
+                                  '--work-dir', stage_dir],
+                                 osp.join(stage_dir, 'train.log'))
+            checkpoint = latest_checkpoint(stage_dir)
+            _write_json(done, dict(wall_s=seconds, checkpoint=checkpoint))
+            wall += seconds
+        return dict(wall_s=wall, checkpoint=checkpoint)
+
+    def _export(self, checkpoint: Optional[str], unit_dir: str) -> Optional[str]:
+        if checkpoint is None:
+            return None
+        backbone = osp.join(unit_dir, 'backbone.pth')
+        if not osp.isfile(backbone):
+            self._tool([osp.join(REPO, 'tools/model_converters/extract_backbone.py'),
+                        checkpoint, backbone], osp.join(unit_dir, 'extract.log'))
+        return backbone
+
+    def _probes(self, backbone: Optional[str], seed: int, unit_dir: str) -> dict:
+        path = osp.join(unit_dir, 'probes.json')
+        if osp.isfile(path):
+            with open(path) as f:
+                return json.load(f)
+        start = time.time()
+        out = run_frozen_probes(self.data_root, self.splits,
+                                osp.join(REPO, FINETUNE_CONFIG), backbone, seed,
+                                limit=self.protocol.probe_limit,
+                                linear_epochs=self.protocol.linear_epochs)
+        out['wall_s'] = time.time() - start
+        _write_json(path, out)
+        return out
+
+    def _evaluate(self, ev: Evaluation, backbone: Optional[str], seed: int,
+                  unit_dir: str) -> dict:
+        eval_dir = osp.join(unit_dir, ev.name)
+        path = osp.join(eval_dir, 'final_metrics.json')
+        tool_out = osp.join(eval_dir, 'tool_metrics.json')
+        if not osp.isfile(path):
+            os.makedirs(eval_dir, exist_ok=True)
+            init = (f'model.backbone.init_cfg.checkpoint={backbone}' if backbone else
+                    'model.backbone.init_cfg=None')
+            options = [init, f'randomness.seed={seed}',
+                       *self.protocol.eval_options.get(ev.name, []), *ev.options]
+            self.log(f'  {ev.name}: {osp.basename(ev.config)}')
+            seconds = self._tool(
+                [osp.join(REPO, 'tools/train.py'), osp.join(REPO, ev.config),
+                 '--work-dir', eval_dir, '--final-metrics', tool_out,
+                 '--cfg-options', *options], osp.join(eval_dir, 'train.log'))
+            with open(tool_out) as f:
+                metrics = json.load(f)
+            metrics['wall_s'] = seconds
+            _write_json(path, metrics)
+        with open(path) as f:
+            raw = json.load(f)
+        out = {split: {name: raw[split][key] * ev.scale
+                       for name, key in ev.metrics.items()}
+               for split in ('val', 'test')}
+        out['wall_s'] = raw['wall_s']
+        return out
+
+    # ------------------------------------------------------------------- unit
+    def run_unit(self, method_name: str, seed: int) -> dict:
+        """Run (or resume) one method and seed; return its result record."""
+        method = METHODS[method_name]
+        config_hash = self.config_hash(method)
+        result_path = self.result_path(method_name, seed)
+        if osp.isfile(result_path):
+            with open(result_path) as f:
+                record = json.load(f)
+            if record['config_hash'] == config_hash:
+                self.log(f'{method_name}-s{seed}: done ({result_path}), skipped')
+                return record
+            raise RuntimeError(
+                f'{result_path} was made with config hash {record["config_hash"]}, '
+                f'the current protocol is {config_hash}: move it (and '
+                f'{self.work_dir}/{method_name}-s{seed}) away to rerun')
+        unit_dir = osp.join(self.work_dir, f'{method_name}-s{seed}', config_hash)
+        os.makedirs(unit_dir, exist_ok=True)
+        self.log(f'{method_name}-s{seed}: {method.description}')
+        pre = self._pretrain(method, seed, unit_dir)
+        backbone = self._export(pre['checkpoint'], unit_dir)
+        probes = self._probes(backbone, seed, unit_dir)
+        wall = dict(pretrain=pre['wall_s'], probes=probes['wall_s'])
+        metrics = dict(probes['test'])
+        val_metrics = dict(probes['val'])
+        for ev in EVALUATIONS:
+            out = self._evaluate(ev, backbone, seed, unit_dir)
+            metrics.update(out['test'])
+            val_metrics.update(out['val'])
+            wall[ev.name] = out['wall_s']
+        record = dict(
+            method=method_name, seed=seed, config_hash=config_hash,
+            description=method.description,
+            images_seen=self.protocol.images_seen if method.stages else 0,
+            protocol=self.protocol.as_dict(), versions=package_versions(),
+            machine=f'{platform.machine()}, {os.cpu_count()} CPUs, '
+                    f'{platform.python_implementation()} {platform.python_version()}',
+            finished=time.strftime('%Y-%m-%d %H:%M:%S'),
+            wall_s=wall, metrics=metrics, val_metrics=val_metrics,
+            probe_choice=probes['choice'])
+        os.makedirs(self.unit_results, exist_ok=True)
+        _write_json(result_path, record)
+        self.log(f'{method_name}-s{seed}: ' + ', '.join(
+            f'{k} {v:.2f}' for k, v in metrics.items()))
+        return record
+
+    def run(self, methods: Sequence[str], seeds: Sequence[int]) -> List[dict]:
+        """Seed-major: every method once before any method twice, so a partial
+        run already gives a complete table for the first seeds."""
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f'unknown methods {unknown}; known: {list(METHODS)}')
+        return [self.run_unit(m, s) for s in seeds for m in methods]

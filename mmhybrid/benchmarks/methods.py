@@ -1,0 +1,122 @@
+"""The pre-training methods the ablation compares, as changes to the demo recipe.
+
+Every method trains the same small Swin on the same data for the same number of
+images (``iters x batch``); a method is one or more stages, each a set of
+``HybridPretrain`` settings merged into ``configs/pretrain/hybrid_swin-demo_fashion-64px.py``.
+The data pipeline is then made to build exactly the views the model reads.
+"""
+import copy
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+from mmengine.config import Config
+
+from mmhybrid.models.algorithms.step_plan import TASKS, StepPlan
+
+PRETRAIN_CONFIG = 'configs/pretrain/hybrid_swin-demo_fashion-64px.py'
+
+SINGLE_TASK_OFF = {t: {o: None for o in TASKS if o != t} for t in TASKS}
+
+
+def _fixed(task: str) -> dict:
+    return dict(loss_balancer=dict(_delete_=True, type='FixedTaskWeights',
+                                   weights={task: 1.0}))
+
+
+@dataclass(frozen=True)
+class Method:
+    """A pre-training method.
+
+    Args:
+        name (str): Row name in the tables.
+        description (str): What it is, for the report.
+        stages (tuple[dict]): ``model`` overrides per stage (merged into the demo
+            recipe); the images are split evenly over the stages, each stage
+            starts from the previous stage's weights. Empty: no pre-training.
+    """
+    name: str
+    description: str
+    stages: Tuple[dict, ...] = field(default_factory=tuple)
+
+
+METHODS: Dict[str, Method] = {m.name: m for m in [
+    Method('random', 'no pre-training (random init)'),
+    Method('mim', 'SimMIM alone (= mmpretrain SimMIM)',
+           (dict(SINGLE_TASK_OFF['mim'], **_fixed('mim')), )),
+    Method('contrastive', 'MoCo v3 alone: two views, symmetric (= mmpretrain MoCoV3)',
+           (dict(SINGLE_TASK_OFF['contrastive'], view_mode='separate',
+                 **_fixed('contrastive')), )),
+    Method('multilabel', 'supervised partial multi-label alone',
+           (dict(SINGLE_TASK_OFF['multilabel'], **_fixed('multilabel')), )),
+    Method('hybrid-shared', 'all three, shared views, masked label/query inputs '
+           '(the demo recipe)', (dict(), )),
+    Method('hybrid-shared-unmasked', 'all three, shared views, label head and query '
+           'read an unmasked pass', (dict(label_input='unmasked',
+                                          query_input='unmasked'), )),
+    Method('hybrid-separate', 'all three, separate views (MIM view + MoCo v3 pair)',
+           (dict(view_mode='separate'), )),
+    Method('two-stage', 'SimMIM for half the images, then multi-label for the other '
+           'half', (dict(SINGLE_TASK_OFF['mim'], **_fixed('mim')),
+                    dict(SINGLE_TASK_OFF['multilabel'], **_fixed('multilabel')))),
+]}
+
+
+def set_hybrid_views(cfg: Config, views: Tuple[str, ...]) -> int:
+    """Set ``views`` of every ``HybridViews`` in the train pipelines; return how
+    many were set."""
+    count = 0
+
+    def visit(dataset):
+        nonlocal count
+        for child in dataset.get('datasets', []):
+            visit(child)
+        for transform in dataset.get('pipeline', []):
+            if transform.get('type') == 'HybridViews':
+                transform['views'] = tuple(views)
+                count += 1
+
+    visit(cfg.train_dataloader.dataset)
+    if count == 0:
+        raise ValueError('no HybridViews transform in the train pipeline')
+    return count
+
+
+def plan_of(model_cfg: dict) -> StepPlan:
+    """The step plan a ``HybridPretrain`` config dict will run."""
+    return StepPlan.build(
+        tuple(t for t in TASKS if model_cfg.get(t)), model_cfg.get('view_mode', 'shared'),
+        model_cfg.get('symmetric', False), model_cfg.get('label_input'),
+        model_cfg.get('query_input'))
+
+
+def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
+                  pretrain_ann_file: str, warmup_fraction: float = 0.1,
+                  data_root: str = 'data/fashion_demo/',
+                  base_config: str = PRETRAIN_CONFIG) -> List[Config]:
+    """The pre-training config of each stage of ``method``: ``iters`` images
+    batches in all, split evenly over the stages."""
+    configs = []
+    for i, overrides in enumerate(method.stages):
+        stage_iters = iters // len(method.stages)
+        warmup = max(1, int(warmup_fraction * stage_iters))
+        cfg = Config.fromfile(base_config)
+        cfg.merge_from_dict(dict(model=copy.deepcopy(overrides)))
+        views = plan_of(cfg.model.to_dict()).required_views
+        set_hybrid_views(cfg, views)
+        datasets = cfg.train_dataloader.dataset.datasets
+        for dataset in datasets:
+            dataset['data_root'] = data_root
+        datasets[0]['ann_file'] = pretrain_ann_file
+        cfg.train_dataloader.batch_size = batch_size
+        cfg.train_cfg.max_iters = stage_iters
+        cfg.param_scheduler = [
+            dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,
+                 end=warmup),
+            dict(type='CosineAnnealingLR', T_max=stage_iters - warmup, eta_min=1e-5,
+                 by_epoch=False, begin=warmup, end=stage_iters),
+        ]
+        cfg.default_hooks.checkpoint.interval = stage_iters
+        cfg.default_hooks.logger.interval = max(1, min(50, stage_iters // 10))
+        cfg.randomness = dict(seed=seed + 1000 * i)
+        configs.append(cfg)
+    return configs

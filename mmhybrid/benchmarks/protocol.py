@@ -1,0 +1,96 @@
+"""The benchmark protocol: pre-training budget and the four evaluations.
+
+``FULL`` is the protocol of ``results/ablation.md``; ``QUICK`` runs the same code
+path at toy size (what the tests run).
+"""
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional
+
+DEMO = 'configs/benchmarks/demo/'
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One downstream evaluation trained by ``tools/train.py`` from a config.
+
+    Args:
+        name (str): Short name (work-dir and result key prefix).
+        config (str): Config path; its ``default_scope`` picks the library.
+        metrics (dict): Result metric name -> key the evaluator reports.
+        options (list[str]): Extra ``--cfg-options``.
+        scale (float): Multiplies every reported value (mmdet's COCO AP is a
+            fraction; tables show it in %, as papers do).
+    """
+    name: str
+    config: str
+    metrics: Dict[str, str]
+    options: List[str] = field(default_factory=list)
+    scale: float = 1.0
+
+
+FINETUNE_CONFIG = DEMO + 'swin-demo-hybrid_1xb64-ft-10pct-20e_fashion-cls-64px.py'
+
+EVALUATIONS = [
+    Evaluation('finetune', FINETUNE_CONFIG, {'ft10pct_top1': 'accuracy/top1'}),
+    Evaluation('detection',
+               DEMO + 'mask-rcnn_swin-demo-hybrid-frozen_fpn_1xb8-300it_fashion-scenes-128px.py',
+               {'det_box_ap': 'coco/bbox_mAP', 'det_mask_ap': 'coco/segm_mAP'},
+               scale=100.),
+    Evaluation('segmentation',
+               DEMO + 'upernet_swin-demo-hybrid-frozen_1xb8-300it_fashion-scenes-128px.py',
+               {'seg_miou': 'mIoU'}),
+]
+
+# every metric is "higher is better"; the frozen probes run in-process
+METRICS = ['knn_top1', 'linear_top1', 'ft10pct_top1', 'det_box_ap', 'det_mask_ap',
+           'seg_miou']
+METRIC_TITLES = {
+    'knn_top1': 'kNN top-1 (frozen)',
+    'linear_top1': 'linear top-1 (frozen)',
+    'ft10pct_top1': 'fine-tune 10% labels top-1',
+    'det_box_ap': 'Mask R-CNN box AP (frozen)',
+    'det_mask_ap': 'Mask R-CNN mask AP (frozen)',
+    'seg_miou': 'UperNet mIoU (frozen)',
+}
+# the four headline metrics of the sensitivity criterion
+SENSITIVITY_METRICS = ['linear_top1', 'ft10pct_top1', 'det_box_ap', 'seg_miou']
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Budgets of one benchmark run.
+
+    Args:
+        pretrain_iters (int): Pre-training iterations (every method).
+        pretrain_batch (int): Images per iteration.
+        probe_limit (int, optional): Images per classification split for the
+            frozen probes (None: all).
+        linear_epochs (int): Epochs of the linear probe.
+        eval_options (dict): Evaluation name -> extra ``--cfg-options``.
+    """
+    pretrain_iters: int = 1000
+    pretrain_batch: int = 32
+    probe_limit: Optional[int] = None
+    linear_epochs: int = 30
+    eval_options: Dict[str, List[str]] = field(default_factory=dict)
+
+    @property
+    def images_seen(self) -> int:
+        return self.pretrain_iters * self.pretrain_batch
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+FULL = Protocol()
+QUICK = Protocol(
+    pretrain_iters=4, pretrain_batch=8, probe_limit=40, linear_epochs=2,
+    eval_options=dict(
+        finetune=['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+                  'train_dataloader.batch_size=8', 'val_dataloader.batch_size=8',
+                  'test_dataloader.batch_size=8', 'param_scheduler=[]'],
+        detection=['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+                   'train_dataloader.batch_size=2', 'param_scheduler=[]'],
+        segmentation=['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+                      'train_dataloader.batch_size=2', 'param_scheduler=[]'],
+    ))

@@ -1,0 +1,151 @@
+"""Tables and chart from the per-unit JSON results of :mod:`.ablation`."""
+import glob
+import json
+import os.path as osp
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from mmhybrid.apis.tool_runs import format_table
+from .methods import METHODS
+from .protocol import METRIC_TITLES, METRICS, SENSITIVITY_METRICS
+
+
+def load_records(unit_dir: str) -> List[dict]:
+    records = []
+    for path in sorted(glob.glob(osp.join(unit_dir, '*.json'))):
+        with open(path) as f:
+            records.append(json.load(f))
+    return records
+
+
+def _stats(values: Sequence[float]):
+    arr = np.asarray(values, dtype=float)
+    std = arr.std(ddof=1) if len(arr) > 1 else float('nan')
+    return arr.mean(), std, len(arr)
+
+
+def summarize(records: List[dict], key: str = 'metrics') -> Dict[str, Dict[str, tuple]]:
+    """method -> metric -> (mean, std, n) over seeds."""
+    values = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        for metric, v in r[key].items():
+            values[r['method']][metric].append(v)
+        values[r['method']]['pretrain_min'].append(r['wall_s']['pretrain'] / 60)
+    return {m: {k: _stats(v) for k, v in per.items()} for m, per in values.items()}
+
+
+def _order(methods) -> List[str]:
+    return [m for m in METHODS if m in methods]
+
+
+def _cell(stat, best: bool) -> str:
+    mean, std, n = stat
+    text = f'{mean:.2f}' + ('' if np.isnan(std) else f' ± {std:.2f}')
+    return f'**{text}**' if best else text
+
+
+def table(summary, metrics: Sequence[str] = METRICS) -> str:
+    methods = _order(summary)
+    best = {k: max((summary[m][k][0] for m in methods if k in summary[m]), default=None)
+            for k in metrics}
+    rows = []
+    for m in methods:
+        seeds = max(s[2] for s in summary[m].values())
+        row = [m, str(seeds)]
+        for k in metrics:
+            row.append(_cell(summary[m][k], summary[m][k][0] == best[k])
+                       if k in summary[m] else 'n/a')
+        row.append(f'{summary[m]["pretrain_min"][0]:.1f}')
+        rows.append(row)
+    header = ['method', 'seeds'] + [METRIC_TITLES[k] for k in metrics] + [
+        'pre-train min']
+    return format_table(rows, header)
+
+
+def sensitivity(summary, metrics: Sequence[str] = SENSITIVITY_METRICS,
+                baseline: str = 'random') -> Optional[str]:
+    """Per metric: gap between the best pre-trained method and ``baseline``, and
+    3x the larger of their stds over seeds (the criterion: gap > 3 std)."""
+    if baseline not in summary:
+        return None
+    rows = []
+    for k in metrics:
+        others = [m for m in summary if m != baseline and k in summary[m]]
+        if not others or k not in summary[baseline]:
+            continue
+        best = max(others, key=lambda m: summary[m][k][0])
+        gap = summary[best][k][0] - summary[baseline][k][0]
+        std = max(summary[best][k][1], summary[baseline][k][1])
+        holds = 'n/a (1 seed)' if np.isnan(std) else (
+            'yes' if abs(gap) > 3 * std else 'no')
+        rows.append([METRIC_TITLES[k], best, f'{gap:+.2f}',
+                     'n/a' if np.isnan(std) else f'{3 * std:.2f}', holds])
+    return format_table(rows, ['metric', f'best vs {baseline}', 'gap',
+                               '3 x std', 'gap > 3 std'])
+
+
+def chart(summary, path: str, metrics: Sequence[str] = METRICS) -> None:
+    """Grouped bars, one group per metric, one bar per method, std error bars."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    methods = _order(summary)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 4.2))
+    colors = plt.get_cmap('tab10')(np.arange(len(methods)))
+    for ax, k in zip(np.atleast_1d(axes), metrics):
+        means = [summary[m][k][0] if k in summary[m] else np.nan for m in methods]
+        stds = [np.nan_to_num(summary[m][k][1]) if k in summary[m] else 0
+                for m in methods]
+        ax.bar(range(len(methods)), means, yerr=stds, color=colors, capsize=3)
+        ax.set_title(METRIC_TITLES[k], fontsize=9)
+        ax.set_xticks([])
+        finite = [v for v in means if not np.isnan(v)]
+        if finite:
+            lo, hi = min(finite), max(finite)
+            pad = max(hi - lo, 1e-3) * 0.6
+            ax.set_ylim(max(0, lo - pad), hi + pad)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors]
+    fig.legend(handles, methods, loc='lower center', ncol=len(methods), fontsize=8)
+    fig.suptitle('Ablation on the demo world (mean ± std over seeds; test split)')
+    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(records: List[dict], md_path: str, png_path: str,
+                 command: str) -> str:
+    """``results/ablation.md`` (test table, val table, sensitivity, provenance)
+    and ``results/ablation.png``."""
+    test = summarize(records, 'metrics')
+    val = summarize(records, 'val_metrics')
+    first = records[0]
+    finished = sorted(r['finished'] for r in records)
+    protocol = first['protocol']
+    hashes = sorted({(r['method'], r['config_hash']) for r in records})
+    lines = [
+        '# Ablation: hybrid pre-training vs its parts and no pre-training', '',
+        f'Command: `{command}`  ',
+        f'Units finished: {len(records)} ({finished[0]} .. {finished[-1]}); '
+        f'machine: {first["machine"]}  ',
+        'Versions: ' + ', '.join(f'{k} {v}' for k, v in first['versions'].items())
+        + '  ',
+        f'Pre-training: {protocol["pretrain_iters"]} iterations x '
+        f'{protocol["pretrain_batch"]} images = '
+        f'{protocol["pretrain_iters"] * protocol["pretrain_batch"]} images seen '
+        'per method (same small Swin, same data).', '',
+        '## Test split (mean ± std over seeds; higher is better; best in bold)', '',
+        table(test), '',
+        '## Validation split (for choices)', '', table(val), '',
+        '## Sensitivity (test split)', '', sensitivity(test) or 'no random baseline yet',
+        '', '## Methods', '',
+        format_table([[m, METHODS[m].description] for m in _order(test)],
+                     ['method', 'what']), '',
+        'Config hashes: ' + ', '.join(f'{m} {h}' for m, h in hashes), '',
+    ]
+    text = '\n'.join(lines)
+    with open(md_path, 'w') as f:
+        f.write(text)
+    chart(test, png_path)
+    return text

@@ -1,0 +1,109 @@
+"""Train / validation / test splits of the demo world for the benchmark.
+
+Hyper-parameters are chosen on a validation split carved out of the training data;
+results are reported on the demo world's held-out test split, whose garments come
+from Fashion-MNIST's test set and never appear in pre-training:
+
+- ``cls``: Fashion-MNIST train (10000) -> ``cls_val.txt`` (2000, class-balanced)
+  and the rest (8000), from which ``cls_train_<p>pct.txt`` holds p% of all train
+  labels (class-balanced) for low-label fine-tuning and ``cls_train_pool.txt`` all
+  8000 for the frozen probes. Test: ``cls/meta/test.txt``.
+- ``scenes``: train (4000) -> ``scenes_val`` (500 scenes) and ``scenes_train``
+  (3500) as COCO JSON and mmseg name lists; pre-training reads
+  ``pretrain_partial.json``, the demo's partial-label list without the validation
+  scenes. Test: ``scenes/val`` (the demo world's own val split).
+
+Everything is a pure function of the demo build and ``seed``: rebuilt files are
+identical, so every method and seed sees the same splits.
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, List
+
+import numpy as np
+
+SPLITS_DIR = 'splits'
+
+
+def _read_lines(path: str) -> List[str]:
+    with open(path) as f:
+        return [line.rstrip('\n') for line in f if line.strip()]
+
+
+def _write(path: str, text: str) -> None:
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _balanced(labels: np.ndarray, count: int, rng: np.random.Generator,
+              exclude: np.ndarray = None) -> np.ndarray:
+    """``count`` indices, as equal per class as possible, none in ``exclude``."""
+    classes = np.unique(labels)
+    chosen = []
+    for i, c in enumerate(classes):
+        pool = np.flatnonzero(labels == c)
+        if exclude is not None:
+            pool = np.setdiff1d(pool, exclude)
+        quota = count // len(classes) + (i < count % len(classes))
+        if quota > len(pool):
+            raise ValueError(f'class {c}: {quota} images wanted, {len(pool)} available')
+        chosen.append(rng.choice(pool, quota, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def make_splits(data_root: str, low_label_percents=(10, ), cls_val_fraction: float = 0.2,
+                scene_val_fraction: float = 0.125, seed: int = 0) -> Dict[str, str]:
+    """Write the benchmark splits under ``<data_root>/splits/``; return name -> path
+    (relative to ``data_root``). ``scene_val_fraction=0.125``: 500 of the 4000
+    train scenes, as many as the test split."""
+    out = osp.join(data_root, SPLITS_DIR)
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = {}
+
+    # --- classification (mmpretrain CustomDataset lists: "train/00000.png 3")
+    lines = _read_lines(osp.join(data_root, 'cls', 'meta', 'train.txt'))
+    labels = np.array([int(line.split()[1]) for line in lines])
+    val = _balanced(labels, int(round(cls_val_fraction * len(lines))), rng)
+    pool = np.setdiff1d(np.arange(len(lines)), val)
+    subsets = {'cls_val': val, 'cls_train_pool': pool}
+    for pct in low_label_percents:
+        count = int(round(pct / 100 * len(lines)))
+        subsets[f'cls_train_{pct}pct'] = _balanced(labels, count, rng, exclude=val)
+    for name, idx in subsets.items():
+        _write(osp.join(out, f'{name}.txt'), ''.join(lines[i] + '\n' for i in idx))
+        paths[name] = f'{SPLITS_DIR}/{name}.txt'
+
+    # --- scenes: COCO JSON + mmseg name lists + the pre-training label list
+    with open(osp.join(data_root, 'scenes', 'annotations', 'instances_train.json')) as f:
+        coco = json.load(f)
+    images = sorted(coco['images'], key=lambda im: im['id'])
+    n_val = max(1, int(round(scene_val_fraction * len(images))))
+    val_ids = set(int(i) for i in rng.choice([im['id'] for im in images], n_val,
+                                             replace=False))
+    for name, keep in (('scenes_val', lambda i: i in val_ids),
+                       ('scenes_train', lambda i: i not in val_ids)):
+        subset = dict(coco, images=[im for im in images if keep(im['id'])],
+                      annotations=[a for a in coco['annotations'] if keep(a['image_id'])])
+        _write(osp.join(out, f'{name}.json'), json.dumps(subset))
+        _write(osp.join(out, f'{name}.txt'),
+               ''.join(osp.splitext(im['file_name'])[0] + '\n'
+                       for im in subset['images']))
+        paths[name] = f'{SPLITS_DIR}/{name}.json'
+        paths[name + '_seg'] = f'{SPLITS_DIR}/{name}.txt'
+    val_files = {im['file_name'] for im in images if im['id'] in val_ids}
+    with open(osp.join(data_root, 'scenes', 'meta', 'train_partial.json')) as f:
+        partial = json.load(f)
+    kept = [d for d in partial['data_list']
+            if osp.basename(d['img_path']) not in val_files]
+    if len(kept) != len(partial['data_list']) - len(val_files):
+        raise ValueError(f'{data_root}/scenes/meta/train_partial.json does not list '
+                         f'every train scene once ({len(partial["data_list"])} '
+                         f'entries, {len(images)} scenes)')
+    _write(osp.join(out, 'pretrain_partial.json'),
+           json.dumps(dict(partial, data_list=kept)))
+    paths['pretrain_partial'] = f'{SPLITS_DIR}/pretrain_partial.json'
+    return paths

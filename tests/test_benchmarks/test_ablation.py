@@ -1,0 +1,121 @@
+"""tools/benchmarks/ablation.py end to end at toy size, resumable, and its parts."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmhybrid.benchmarks.frozen_probe import knn_top1, linear_probe
+from mmhybrid.benchmarks.methods import METHODS, plan_of, stage_configs
+from mmhybrid.benchmarks.protocol import METRICS
+from mmhybrid.benchmarks.splits import make_splits
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_ablation(cwd, *args):
+    proc = subprocess.run(
+        [sys.executable, str(REPO / 'tools/benchmarks/ablation.py'), '--quick', *args],
+        cwd=cwd, capture_output=True, text=True, timeout=1200,
+        env=dict(os.environ, OMP_NUM_THREADS='2'))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_quick_run_writes_results_and_resumes(tiny_demo, tmp_path):
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'fashion_demo').symlink_to(tiny_demo)
+    out = run_ablation(tmp_path, '--methods', 'random', 'two-stage', '--seeds', '0')
+    records = {}
+    for method in ('random', 'two-stage'):
+        path = tmp_path / 'results/quick/ablation' / f'{method}-s0.json'
+        records[method] = json.loads(path.read_text())
+    for method, r in records.items():
+        assert r['method'] == method and r['seed'] == 0 and len(r['config_hash']) == 16
+        assert set(r['metrics']) == set(METRICS) == set(r['val_metrics'])
+        assert all(np.isfinite(v) for v in r['metrics'].values())
+        assert r['versions']['mmpretrain'] == '1.2.0'
+    assert records['random']['images_seen'] == 0
+    assert records['two-stage']['images_seen'] == 4 * 8
+    assert records['two-stage']['wall_s']['pretrain'] > 0
+    assert records['random']['wall_s']['pretrain'] == 0
+    # two stages ran, the second from the first's weights
+    unit = next((tmp_path / 'work_dirs/ablation-quick/two-stage-s0').iterdir())
+    stage2 = (unit / 'pretrain_stage2' / 'train.log').read_text()
+    assert 'Load checkpoint from' in stage2 and 'pretrain_stage1' in stage2
+    assert 'step plan: online 1: masked -> labels' in stage2
+    # the pre-trained and the random backbone give different features
+    assert records['random']['metrics'] != records['two-stage']['metrics']
+    md = (tmp_path / 'results/quick/ablation.md').read_text()
+    assert '| random ' in md and '| two-stage ' in md and 'Sensitivity' in md
+    assert (tmp_path / 'results/quick/ablation.png').stat().st_size > 10000
+
+    # a rerun skips finished units and rebuilds the same table
+    before = {m: (tmp_path / f'results/quick/ablation/{m}-s0.json').stat().st_mtime_ns
+              for m in records}
+    out = run_ablation(tmp_path, '--methods', 'random', 'two-stage', '--seeds', '0')
+    assert out.count('skipped') == 2
+    assert before == {m: (tmp_path / f'results/quick/ablation/{m}-s0.json').stat(
+    ).st_mtime_ns for m in records}
+
+
+def test_splits_are_disjoint_balanced_and_deterministic(tiny_demo, tmp_path):
+    import shutil
+    root = tmp_path / 'demo'
+    shutil.copytree(tiny_demo, root)
+    paths = make_splits(str(root))
+    read = lambda name: (root / paths[name]).read_text().splitlines()  # noqa: E731
+    val, pool, low = read('cls_val'), read('cls_train_pool'), read('cls_train_10pct')
+    assert not set(val) & set(pool) and not set(val) & set(low)
+    assert set(low) <= set(pool)
+    assert len(val) + len(pool) == 60 and len(low) == 6
+    scenes_val = json.loads((root / paths['scenes_val']).read_text())
+    scenes_train = json.loads((root / paths['scenes_train']).read_text())
+    val_ids = {im['id'] for im in scenes_val['images']}
+    assert val_ids and not val_ids & {im['id'] for im in scenes_train['images']}
+    assert all(a['image_id'] in val_ids for a in scenes_val['annotations'])
+    pretrain = json.loads((root / paths['pretrain_partial']).read_text())['data_list']
+    val_files = {im['file_name'] for im in scenes_val['images']}
+    assert len(pretrain) == 48 - len(val_files)
+    assert not {Path(d['img_path']).name for d in pretrain} & val_files
+    first = {k: (root / p).read_bytes() for k, p in paths.items()}
+    make_splits(str(root))
+    assert first == {k: (root / p).read_bytes() for k, p in paths.items()}
+
+
+def test_knn_and_linear_probe_on_separable_features():
+    g = torch.Generator().manual_seed(0)
+    centers = torch.randn(3, 8, generator=g) * 4
+    labels = torch.arange(300) % 3
+    feats = centers[labels] + torch.randn(300, 8, generator=g)
+    assert knn_top1(feats[:200], labels[:200], feats[200:], labels[200:]) > 95
+    noise = torch.randn(300, 8, generator=g)
+    assert knn_top1(noise[:200], labels[:200], noise[200:], labels[200:]) < 60
+    out = linear_probe(feats[:150], labels[:150], feats[150:200], labels[150:200],
+                       feats[200:], labels[200:], epochs=300)
+    assert out['test'] > 95 and out['val'] > 95
+    assert out['lr'] in (1e-3, 1e-2) and out['weight_decay'] in (1e-4, 1e-2)
+
+
+@pytest.mark.parametrize('name', list(METHODS))
+def test_method_configs_build_the_views_they_read(name, tiny_demo):
+    method = METHODS[name]
+    configs = stage_configs(method, iters=10, batch_size=4, seed=3,
+                            pretrain_ann_file='splits/pretrain_partial.json',
+                            base_config=str(REPO / 'configs/pretrain/'
+                                            'hybrid_swin-demo_fashion-64px.py'))
+    assert len(configs) == len(method.stages)
+    for cfg in configs:
+        plan = plan_of(cfg.model.to_dict())
+        for ds in cfg.train_dataloader.dataset.datasets:
+            views = [t['views'] for t in ds.pipeline if t['type'] == 'HybridViews']
+            assert views == [plan.required_views]
+        assert cfg.train_cfg.max_iters * len(configs) == 10  # equal images seen
+        assert cfg.train_dataloader.batch_size == 4
+    if name == 'contrastive':
+        assert configs[0].model.view_mode == 'separate'
+        assert configs[0].model.loss_balancer.type == 'FixedTaskWeights'
