@@ -21,7 +21,7 @@ def run_ablation(cwd, *args):
     proc = subprocess.run(
         [sys.executable, str(REPO / 'tools/benchmarks/ablation.py'), '--quick', *args],
         cwd=cwd, capture_output=True, text=True, timeout=1200,
-        env=dict(os.environ, OMP_NUM_THREADS='2'))
+        env=dict(os.environ, OMP_NUM_THREADS='2', CUDA_VISIBLE_DEVICES=''))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 

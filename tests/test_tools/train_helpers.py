@@ -55,9 +55,11 @@ def write_tiny_config(path, data_root, max_iters=4, batch_size=4, ckpt_interval=
 
 
 def run_tool(args, timeout=600, env=None, check=True):
-    """Run ``tools/<args[0]>`` with the venv's python from the repo root."""
+    """Run ``tools/<args[0]>`` with the venv's python from the repo root, on the
+    CPU also on a GPU machine (the exact-resume and equivalence claims are CPU
+    claims)."""
     full_env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1',
-                    HF_HUB_OFFLINE='1', PYTHON=sys.executable)
+                    HF_HUB_OFFLINE='1', PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
     full_env.update(env or {})
     if args[0].endswith('.sh'):
         cmd = ['bash', str(REPO / 'tools' / args[0])] + list(args[1:])
