@@ -79,5 +79,13 @@ default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=100, by_epoch=False, max_keep_ckpts=2))
 log_processor = dict(by_epoch=False)
+# every 100 iterations: kNN top-1 on 500 + 250 Fashion-MNIST images and the label
+# head's mAP on 250 held-out scenes (probe/* in scalars.json): ~8% of train time
+# (8 s a probe, 1.0 s an iteration, measured on 2 shared CPU cores)
+custom_hooks = [
+    *_base_.custom_hooks,
+    dict(type='OnlineProbeHook', interval=100, data_root=data_root,
+         num_bank=500, num_query=250, num_label=250),
+]
 auto_scale_lr = dict(base_batch_size=32)
 randomness = dict(seed=0)

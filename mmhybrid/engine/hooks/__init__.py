@@ -1,5 +1,6 @@
 from .label_space_hook import LabelSpaceHook
+from .online_probe_hook import OnlineProbeHook
 from .random_state_hook import RandomStateHook
 from .task_gradient_hook import TaskGradientHook
 
-__all__ = ['LabelSpaceHook', 'RandomStateHook', 'TaskGradientHook']
+__all__ = ['LabelSpaceHook', 'OnlineProbeHook', 'RandomStateHook', 'TaskGradientHook']
