@@ -61,7 +61,11 @@ model = dict(
         head=dict(type='PartialMultiLabelLinearClsHead',
                   num_classes=num_classes, in_channels=embed_dims * 8,
                   loss=dict(type='AsymmetricLoss', gamma_pos=0.0, gamma_neg=4.0,
-                            clip=0.05))),
+                            clip=0.05),
+                  # classes an image's annotation neither lists as positive nor as
+                  # verified negative: 'negative' (the classic multi-label reading)
+                  # or 'ignore' (no loss; for partial labels, e.g. Open Images)
+                  unknown='negative')),
     # learned per-task log-variances (Kendall et al. 2018), saved with the model
     loss_balancer=dict(type='UncertaintyTaskWeights'),
 )

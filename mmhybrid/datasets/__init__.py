@@ -4,6 +4,7 @@ The Fashion-MNIST demo world builder lives in :mod:`mmhybrid.datasets.fashion_de
 (not imported here: only ``tools/dataset_converters/build_fashion_demo.py``
 and the tests need it).
 """
+from .label_index import LabelIndex, LabelIndexWriter, build_label_index
 from .multi_label_list import MultiLabelListDataset
 from .partial_multi_label import AnnotationError, PartialMultiLabelDataset
 from .samplers import RatioSampler
@@ -11,7 +12,8 @@ from .transforms import CorruptImageError, LoadImageRobust, num_skipped_images
 from .unlabelled_image_folder import UnlabelledImageFolder
 
 __all__ = [
-    'AnnotationError', 'CorruptImageError', 'LoadImageRobust',
-    'MultiLabelListDataset', 'PartialMultiLabelDataset', 'RatioSampler',
-    'UnlabelledImageFolder', 'num_skipped_images'
+    'AnnotationError', 'CorruptImageError', 'LabelIndex', 'LabelIndexWriter',
+    'LoadImageRobust', 'MultiLabelListDataset', 'PartialMultiLabelDataset',
+    'RatioSampler', 'UnlabelledImageFolder', 'build_label_index',
+    'num_skipped_images'
 ]

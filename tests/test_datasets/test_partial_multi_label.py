@@ -155,3 +155,99 @@ def test_duplicates_skipped_on_request_are_counted_and_logged(tmp_path):
     assert any('data_list[1]' in m and 'data_list[0]' in m for m in messages)
     assert any('data_list[3]' in m for m in messages)
     assert any('skipped 2 duplicate entries' in m for m in messages)
+
+
+# ---- per-class partial labels ------------------------------------------------
+
+
+def write_partial(tmp_path, data_list, class_sets=None, name='ann.json'):
+    metainfo = dict(classes=CLASSES)
+    if class_sets is not None:
+        metainfo['class_sets'] = class_sets
+    path = tmp_path / name
+    path.write_text(json.dumps(dict(metainfo=metainfo, data_list=data_list)))
+    return str(path)
+
+
+def test_gt_negative_makes_a_partial_entry(tmp_path):
+    ann = write_partial(tmp_path, [
+        dict(img_path='full.png', gt_label=[1]),
+        dict(img_path='part.png', gt_label=[2, 0], gt_negative=[3, 3]),
+        dict(img_path='neg-only.png', gt_label=[], gt_negative=[1]),
+        dict(img_path='pos-only.png', gt_label=[1], gt_negative=[]),
+        dict(img_path='nothing.png', gt_label=[], gt_negative=[]),
+    ])
+    dataset = build(ann)
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    assert 'gt_negative' not in infos[0]  # old format: fully labelled
+    assert infos[1]['gt_label'] == [0, 2] and infos[1]['gt_negative'] == [3]
+    # verified negatives only: labelled, with no positives
+    assert infos[2]['gt_label'] == [] and infos[2]['gt_negative'] == [1]
+    assert dataset.is_labelled(2)
+    assert infos[3]['gt_label'] == [1] and infos[3]['gt_negative'] == []
+    assert 'gt_label' not in infos[4] and 'gt_negative' not in infos[4]
+    assert not dataset.is_labelled(4)
+
+
+def test_known_set_adds_the_sets_non_positive_classes_as_negatives(tmp_path):
+    ann = write_partial(tmp_path, [
+        dict(img_path='x.png', gt_label=[1], known_set='ab'),
+        dict(img_path='y.png', gt_label=[], known_set='ab'),
+        dict(img_path='z.png', gt_label=[3], gt_negative=[2], known_set='ab'),
+    ], class_sets=dict(ab=[0, 1]))
+    dataset = build(ann)
+    assert dataset.get_data_info(0)['gt_negative'] == [0]
+    assert dataset.get_data_info(1)['gt_label'] == []
+    assert dataset.get_data_info(1)['gt_negative'] == [0, 1]
+    assert dataset.get_data_info(2)['gt_negative'] == [0, 1, 2]
+
+
+def test_gt_negative_is_packed_for_the_head(tmp_path):
+    import numpy as np
+    ann = write_partial(tmp_path, [
+        dict(img_path='x.png', gt_label=[2], gt_negative=[0, 1])])
+    info = build(ann).get_data_info(0)
+    packed = PackInputs(algorithm_keys=['gt_negative'])(
+        dict(info, img=np.zeros((4, 4, 3), np.uint8)))['data_samples']
+    assert packed.gt_label.tolist() == [2]
+    assert list(packed.gt_negative) == [0, 1]
+
+
+def test_positive_and_negative_overlap_names_file_entry_and_class(tmp_path):
+    ann = write_partial(tmp_path, [
+        dict(img_path='x.png', gt_label=[0]),
+        dict(img_path='y.png', gt_label=[1, 2], gt_negative=[2, 3])])
+    with pytest.raises(AnnotationError,
+                       match=r"ann\.json', data_list\[1\]: class\(es\) 2 "
+                       r"\('c'\) in both gt_label and gt_negative"):
+        build(ann)
+
+
+@pytest.mark.parametrize('bad,match', [
+    (7, r'gt_negative 7 is out of range \[0, 3\]'),
+    (-1, r'gt_negative -1 is out of range'),
+    ('1', r"gt_negative '1' is not an integer"),
+])
+def test_bad_negative_names_file_and_entry(tmp_path, bad, match):
+    ann = write_partial(tmp_path, [
+        dict(img_path='y.png', gt_label=[1], gt_negative=[0, bad])])
+    with pytest.raises(AnnotationError, match=r"ann\.json', data_list\[0\]: "
+                       + match):
+        build(ann)
+
+
+def test_undefined_known_set_is_an_error(tmp_path):
+    ann = write_partial(tmp_path, [
+        dict(img_path='y.png', gt_label=[1], known_set='coco')],
+        class_sets=dict(voc=[0]))
+    with pytest.raises(AnnotationError, match=r"data_list\[0\]: known_set "
+                       r"'coco' is not one of .* \['voc'\]"):
+        build(ann)
+
+
+def test_class_set_out_of_range_is_named(tmp_path):
+    ann = write_partial(tmp_path, [dict(img_path='y.png', gt_label=[1])],
+                        class_sets=dict(voc=[0, 9]))
+    with pytest.raises(AnnotationError, match=r"ann\.json', metainfo\."
+                       r"class_sets\['voc'\]: class index 9 is out of range"):
+        build(ann)

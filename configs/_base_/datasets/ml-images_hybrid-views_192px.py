@@ -1,7 +1,10 @@
 # Multi-label pre-training data (ImageNet-21K / ML-Images style) with the three
 # HybridPretrain views per image. Annotation: mmpretrain's MultiLabelDataset JSON
 # ({"metainfo": {"classes": [...]}, "data_list": [{"img_path": ..., "gt_label": [...]}]});
-# the label space holds object classes and image types; "gt_label": [] = unlabelled.
+# the label space holds object classes and image types; "gt_label": [] = unlabelled;
+# an optional "gt_negative" list (verified negatives) makes an entry partially labelled.
+# A .lblidx label index (tools/dataset_converters/build_label_index.py) can replace
+# the JSON file for millions of images.
 dataset_type = 'PartialMultiLabelDataset'
 data_root = 'data/ml-images/'
 img_size = 192
@@ -51,7 +54,8 @@ train_pipeline = [
          mask_generator=dict(type='SimMIMMaskGenerator', input_size=img_size,
                              mask_patch_size=32, model_patch_size=4,
                              mask_ratio=0.6)),
-    dict(type='PackInputs',
+    # gt_negative: the verified negatives of partially labelled images
+    dict(type='PackInputs', algorithm_keys=('gt_negative', ),
          meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape',
                     'view_names')),
 ]

@@ -1,5 +1,6 @@
-"""Multi-label linear head that trains on the labelled part of a batch."""
-from typing import List, Tuple
+"""Multi-label linear head that trains on the labelled part of a batch, and
+on the known classes of partially labelled samples."""
+from typing import List, Optional, Tuple
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
@@ -17,49 +18,127 @@ def is_labelled(data_sample: DataSample) -> bool:
     return 'gt_label' in data_sample or 'gt_score' in data_sample
 
 
+def known_mask(data_samples: List[DataSample], num_classes: int,
+               device: torch.device) -> Optional[torch.Tensor]:
+    """``(N, num_classes)`` float mask of the known classes of labelled
+    samples: positives and verified negatives (``gt_negative``) of partial
+    samples, every class of the others. None when no sample is partial."""
+    if not any('gt_negative' in ds for ds in data_samples):
+        return None
+    mask = torch.ones(len(data_samples), num_classes, device=device)
+    for row, ds in zip(mask, data_samples):
+        if 'gt_negative' not in ds:
+            continue
+        row.zero_()
+        for key in ('gt_label', 'gt_negative'):
+            if key in ds:
+                index = torch.as_tensor(ds.get(key), dtype=torch.long,
+                                        device=device).reshape(-1)
+                row[index] = 1.
+    return mask
+
+
 @MODELS.register_module()
 class PartialMultiLabelLinearClsHead(MultiLabelLinearClsHead):
-    """``MultiLabelLinearClsHead`` for batches that mix labelled and unlabelled
-    samples.
+    """``MultiLabelLinearClsHead`` for batches that mix labelled, partially
+    labelled and unlabelled samples.
 
-    The loss is averaged over labelled samples only; a batch without any
-    labelled sample gives a zero loss that still reaches every head parameter
-    (so DDP sees the same graph on every rank). With every sample labelled it
-    is exactly ``MultiLabelLinearClsHead.loss``. Arguments as the parent's.
+    Samples without labels are left out. A *partial* sample (its data sample
+    has a ``gt_negative`` field: verified negatives, see
+    :class:`mmhybrid.datasets.PartialMultiLabelDataset` and
+    ``PackInputs(algorithm_keys=['gt_negative'])``) knows its positives
+    (``gt_label``) and its verified negatives; its other classes are unknown.
+    ``unknown`` says what they count as:
 
-    Distributed training: the average is over the labelled samples of the
-    *global* batch. Every rank all-reduces its number of labelled samples
-    ``n_r`` (one scalar per step, ``N = sum_r n_r``) and returns its local mean
-    scaled by ``world_size * n_r / N``, i.e. ``world_size / N`` times its local
-    sum. DDP averages the gradients over ranks, so the step equals that of one
-    process holding the whole global batch: the mean over all ``N`` labelled
-    samples, whichever ranks hold them. The mean of the ranks' returned losses
-    is the global mean (each rank's own value is its share, not the mean); a
-    global batch without labels gives zero on every rank. When every rank holds
-    ``N / world_size`` labelled samples the scale is exactly 1. In one process
-    nothing is communicated and the result is bit-identical to the local mean.
+    - ``'negative'`` (default, the behaviour before partial labels): every
+      class that is not positive is a negative; ``gt_negative`` is not read.
+      The loss is ``MultiLabelLinearClsHead``'s, averaged over the labelled
+      samples.
+    - ``'ignore'``: unknown classes give no loss. The loss module computes the
+      element-wise loss (``reduction_override='none'``; mmpretrain's
+      ``AsymmetricLoss`` and ``CrossEntropyLoss(use_sigmoid=True)`` do: their
+      ``weight`` argument is per *sample* only, so the per-class mask is
+      applied here), unknown entries are zeroed and the sum is divided by
+      ``K / num_classes``, ``K`` being the number of known (sample, class)
+      entries. A fully known sample counts ``num_classes`` entries, so
+      without partial samples this is exactly the ``'negative'`` loss (same
+      code path), and a batch of partial samples weighs each known entry as
+      the fully labelled average does.
+
+    A batch without any known entry gives a zero loss that still reaches every
+    head parameter (so DDP sees the same graph on every rank).
+
+    Distributed training: the average is over the *global* batch. Every rank
+    all-reduces its normaliser ``n_r`` (its number of labelled samples, or
+    ``K_r / num_classes`` with ``unknown='ignore'``; one scalar per step,
+    ``N = sum_r n_r``) and returns its local sum times ``world_size / N``. DDP
+    averages the gradients over ranks, so the step equals that of one process
+    holding the whole global batch, whichever ranks hold the labels. The mean
+    of the ranks' returned losses is the global mean (each rank's own value
+    is its share, not the mean); a global batch without labels gives zero on
+    every rank. When every rank holds ``N / world_size`` the scale is exactly
+    1. In one process nothing is communicated and the result is bit-identical
+    to the local mean.
+
+    Args:
+        unknown (str): ``'negative'`` or ``'ignore'``, see above.
+        **kwargs: Arguments of ``MultiLabelLinearClsHead`` (``num_classes``,
+            ``in_channels``, ``loss``, ...).
     """
+
+    def __init__(self, *args, unknown: str = 'negative', **kwargs):
+        if unknown not in ('negative', 'ignore'):
+            raise ValueError("unknown must be 'negative' or 'ignore', got "
+                             f'{unknown!r}')
+        super().__init__(*args, **kwargs)
+        self.unknown = unknown
 
     def loss(self, feats: Tuple[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> dict:
         cls_score = self(feats)
         keep = [i for i, ds in enumerate(data_samples) if is_labelled(ds)]
+        labelled = [data_samples[i] for i in keep]
+        mask = None
+        if self.unknown == 'ignore':
+            mask = known_mask(labelled, self.num_classes, cls_score.device)
+        # the normaliser: labelled samples, or known entries / num_classes
+        local = float(len(keep)) if mask is None else (
+            mask.sum(dtype=torch.float64).item() / self.num_classes)
+
         world_size = get_world_size()
         scale = 1.
         if world_size > 1:
             # every rank takes part, labelled or not
-            count = torch.tensor([float(len(keep))], dtype=torch.float64,
+            total = torch.tensor([local], dtype=torch.float64,
                                  device=cls_score.device)
-            all_reduce(count, op='sum')
-            total = int(count.item())
-            if total and keep:
-                scale = world_size * len(keep) / total
-        if not keep:
+            all_reduce(total, op='sum')
+            total = total.item()
+            if total and local:
+                scale = world_size * local / total
+        if not local:
             return dict(loss=cls_score.sum() * 0.)
         if len(keep) < len(data_samples):
             cls_score = cls_score[keep]
-            data_samples = [data_samples[i] for i in keep]
-        losses = self._get_loss(cls_score, data_samples, **kwargs)
+        if mask is None:
+            losses = self._get_loss(cls_score, labelled, **kwargs)
+        else:
+            losses = dict(loss=self._masked_loss(cls_score, labelled, mask,
+                                                 local, **kwargs))
         if scale != 1.:
             losses['loss'] = losses['loss'] * scale
         return losses
+
+    def _masked_loss(self, cls_score: torch.Tensor,
+                     data_samples: List[DataSample], mask: torch.Tensor,
+                     avg_factor: float, **kwargs) -> torch.Tensor:
+        """The loss over known entries only, summed and divided by
+        ``avg_factor``, as ``_get_loss`` reduces (``sum / avg_factor``)."""
+        if 'gt_score' in data_samples[0]:
+            target = torch.stack([ds.gt_score.float() for ds in data_samples])
+        else:
+            target = torch.zeros_like(cls_score)
+            for row, ds in zip(target, data_samples):
+                row[ds.gt_label.to(target.device)] = 1.
+        elementwise = self.loss_module(
+            cls_score, target, reduction_override='none', **kwargs)
+        return (elementwise * mask).sum() / avg_factor
