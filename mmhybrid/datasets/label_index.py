@@ -338,8 +338,14 @@ def build_label_index(ann_file: str, out: str,
         on_duplicate (str): ``'error'`` or ``'skip'``.
         log (callable): Receives a one-line summary.
     """
-    from mmpretrain.registry import DATASETS
-    dataset = DATASETS.get(dataset_type)(
+    from .multi_label_list import MultiLabelListDataset
+    from .partial_multi_label import PartialMultiLabelDataset
+    types = dict(PartialMultiLabelDataset=PartialMultiLabelDataset,
+                 MultiLabelListDataset=MultiLabelListDataset)
+    if dataset_type not in types:
+        raise ValueError(f'dataset_type must be one of {sorted(types)}, got '
+                         f'{dataset_type!r}')
+    dataset = types[dataset_type](
         ann_file=ann_file, classes=classes, lazy_init=True)
     entries = dataset.read_entries()
     classes = dataset._check_classes()

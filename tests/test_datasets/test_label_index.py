@@ -89,3 +89,24 @@ def test_index_labels_must_fit_the_given_classes(tmp_path):
     with pytest.raises(AnnotationError, match=r'label 3 is out of range '
                        r'\[0, 2\]'):
         PartialMultiLabelDataset(ann_file=root, classes=['x', 'y', 'z'])
+
+
+def test_cli_builds_an_index_from_a_label_list(tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+    listing = tmp_path / 'train_list.txt'
+    listing.write_text('a.png\t0,2\nb.png\t\n')
+    classes = tmp_path / 'classes.txt'
+    classes.write_text('\n'.join(CLASSES))
+    tool = (Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters' /
+            'build_label_index.py')
+    monkeypatch.setattr(sys, 'argv', [
+        'build_label_index.py', str(listing), str(tmp_path / 'train.lblidx'),
+        '--list', '--classes', str(classes)])
+    runpy.run_path(str(tool), run_name='__main__')
+    assert '2 entries (1 fully labelled, 0 partial, 1 unlabelled), 4 classes' in \
+        capsys.readouterr().out
+    dataset = PartialMultiLabelDataset(ann_file=str(tmp_path / 'train.lblidx'))
+    assert dataset.get_data_info(0)['gt_label'] == [0, 2]
+    assert not dataset.is_labelled(1)
