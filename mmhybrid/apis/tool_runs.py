@@ -5,23 +5,63 @@ import json
 import os.path as osp
 import subprocess
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 
 def run_tool(cmd: Sequence[str], log_path: str, cwd: Optional[str] = None,
-             env: Optional[Dict[str, str]] = None) -> float:
+             env: Optional[Dict[str, str]] = None,
+             progress: Optional[Callable[[List[str]], None]] = None,
+             poll_s: float = 1.0) -> float:
     """Run ``cmd``, output to ``log_path``; return its wall time in seconds.
-    A failure raises naming the command, the log and its tail."""
+    A failure raises naming the command, the log and its tail.
+
+    ``progress``, when given, is called every ``poll_s`` seconds while the
+    command runs, and once after it ends, with the lines the log gained since
+    the last call (complete lines only; possibly none), e.g.
+    :meth:`mmhybrid.apis.progress.DemoProgress.update`.
+    """
     start = time.time()
     with open(log_path, 'w') as log:
-        proc = subprocess.run(list(cmd), stdout=log, stderr=subprocess.STDOUT,
-                              cwd=cwd, env=env)
-    if proc.returncode != 0:
+        if progress is None:
+            proc = subprocess.run(list(cmd), stdout=log, stderr=subprocess.STDOUT,
+                                  cwd=cwd, env=env)
+            returncode = proc.returncode
+        else:
+            returncode = _run_following(cmd, log, log_path, cwd, env, progress, poll_s)
+    if returncode != 0:
         with open(log_path) as f:
             tail = f.read()[-3000:]
-        raise RuntimeError(f'{" ".join(cmd)} failed (exit {proc.returncode}); '
+        raise RuntimeError(f'{" ".join(cmd)} failed (exit {returncode}); '
                            f'log: {log_path}\n{tail}')
     return time.time() - start
+
+
+def _run_following(cmd, log, log_path, cwd, env, progress, poll_s) -> int:
+    """``subprocess.run`` that passes the log's new lines to ``progress``."""
+    proc = subprocess.Popen(list(cmd), stdout=log, stderr=subprocess.STDOUT,
+                            cwd=cwd, env=env)
+    partial = ''
+    with open(log_path, errors='replace') as follow:
+        def new_lines():
+            nonlocal partial
+            text = partial + follow.read()
+            *lines, partial = text.split('\n')
+            return lines
+
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=poll_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    progress(new_lines())
+        except BaseException:  # as subprocess.run: no orphan on Ctrl-C
+            proc.kill()
+            proc.wait()
+            raise
+        lines = new_lines()
+        progress(lines + ([partial] if partial else []))
+    return proc.returncode
 
 
 def logged_scalars(work_dir: str) -> List[dict]:
