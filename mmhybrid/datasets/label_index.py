@@ -236,7 +236,6 @@ class LabelIndexWriter:
         self._first_seen: Dict[str, str] = {}
         self.num_duplicates_skipped = 0
         self.num_extra_keys_dropped = 0
-        self.max_label = -1
 
     def __len__(self) -> int:
         return len(self._state)
@@ -271,7 +270,6 @@ class LabelIndexWriter:
         self._columns['positives'].append(len(self._positives))
         self._negatives.extend(negatives)
         self._columns['negatives'].append(len(self._negatives))
-        self.max_label = max(self.max_label, *positives, *negatives, -1)
         self._state.append(UNLABELLED if entry.positives is None else
                            FULL if entry.negatives is None else PARTIAL)
         self._known_set.append(-1 if entry.known_set is None else
@@ -281,44 +279,141 @@ class LabelIndexWriter:
     def save(self, root: str) -> LabelIndex:
         """Write the index folder ``root`` (replacing an older one only once
         the new one is complete) and return it, memory-mapped."""
-        if not root.endswith(SUFFIX):
-            raise ValueError(f"a label index folder name ends in '{SUFFIX}', "
-                             f'got {root!r}')
-        label_dtype = _label_dtype(len(self.classes))
         arrays = dict(
             paths=np.frombuffer(bytes(self._paths), dtype=np.uint8),
-            positives=np.asarray(self._positives, dtype=label_dtype),
-            negatives=np.asarray(self._negatives, dtype=label_dtype),
+            positives=np.asarray(self._positives),
+            negatives=np.asarray(self._negatives),
             state=np.asarray(self._state, dtype=np.int8),
             known_set=np.asarray(self._known_set, dtype=np.int16))
         for name in _RAGGED:
-            offsets = self._columns[name]
-            arrays[name + '_offsets'] = np.asarray(
-                offsets, dtype=_offset_dtype(offsets[-1]))
-        state = arrays['state']
-        meta = dict(
-            format=FORMAT, version=VERSION, num_entries=len(self),
-            arrays=sorted(arrays),
-            metainfo=dict(classes=list(self.classes),
-                          **(dict(class_sets=self.class_sets)
-                             if self.class_sets else {})),
-            known_sets=list(self.class_sets), max_label=self.max_label,
-            counts=dict(unlabelled=int((state == UNLABELLED).sum()),
-                        fully_labelled=int((state == FULL).sum()),
-                        partial=int((state == PARTIAL).sum()),
-                        positives=len(self._positives),
-                        explicit_negatives=len(self._negatives)))
-        tmp = root.rstrip('/') + '.tmp'
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-        for name, value in arrays.items():
-            np.save(osp.join(tmp, name + '.npy'), value)
-        with open(osp.join(tmp, 'meta.json'), 'w') as f:
-            json.dump(meta, f)
-        if osp.isdir(root):
-            shutil.rmtree(root)
-        os.rename(tmp, root)
-        return LabelIndex.load(root)
+            arrays[name + '_offsets'] = np.asarray(self._columns[name])
+        # every entry was checked by add()
+        return write_label_index(root, self.classes, arrays, self.class_sets,
+                                 validate=False)
+
+
+def _validate_arrays(arrays: Dict[str, np.ndarray], num_classes: int,
+                     num_sets: int, where: str) -> None:
+    """Vectorised checks of columnar entries; errors name the first bad
+    entry."""
+    n = len(arrays['state'])
+
+    def fail(mask, message):
+        bad = np.flatnonzero(mask)
+        if len(bad):
+            raise AnnotationError(f"{where}, entry {int(bad[0])}: {message} "
+                                  f'({len(bad)} entries)')
+
+    if len(arrays['known_set']) != n:
+        raise AnnotationError(f'{where}: known_set has '
+                              f"{len(arrays['known_set'])} entries, state {n}")
+    counts = {}
+    for name in _RAGGED:
+        offsets = np.asarray(arrays[name + '_offsets'], dtype=np.int64)
+        if len(offsets) != n + 1 or offsets[0] != 0 or offsets[-1] != len(
+                arrays[name]):
+            raise AnnotationError(
+                f'{where}: {name}_offsets must run from 0 to '
+                f'{len(arrays[name])} with {n + 1} values')
+        counts[name] = np.diff(offsets)
+        fail(counts[name] < 0, f'{name}_offsets decrease')
+    fail(counts['paths'] == 0, 'empty img_path')
+    fail(~np.isin(arrays['state'], (UNLABELLED, FULL, PARTIAL)),
+         'state is not 0, 1 or 2')
+    fail((arrays['known_set'] < -1) | (arrays['known_set'] >= num_sets),
+         'known_set is not a class set')
+    state = arrays['state']
+    fail((state == UNLABELLED) & ((counts['positives'] > 0) |
+                                  (counts['negatives'] > 0) |
+                                  (arrays['known_set'] >= 0)),
+         'an unlabelled entry has labels')
+    fail((state == FULL) & ((counts['negatives'] > 0) |
+                            (arrays['known_set'] >= 0)),
+         'a fully labelled entry has negatives or a known set')
+    keys = {}
+    for name in ('positives', 'negatives'):
+        labels = np.asarray(arrays[name], dtype=np.int64)
+        owner = np.repeat(np.arange(n), counts[name])
+        fail(np.bincount(owner[(labels < 0) | (labels >= num_classes)],
+                         minlength=n) > 0,
+             f'{name[:-1]} label out of range [0, {num_classes - 1}]')
+        keys[name] = owner * num_classes + labels
+        order_ok = np.ones(len(labels), dtype=bool)
+        order_ok[1:] = (keys[name][1:] > keys[name][:-1]) | (
+            owner[1:] != owner[:-1])
+        fail(np.bincount(owner[~order_ok], minlength=n) > 0,
+             f'{name} are not sorted and unique')
+    both = np.intersect1d(keys['positives'], keys['negatives'])
+    fail(np.bincount(both // num_classes, minlength=n) > 0,
+         'a class is both positive and negative')
+
+
+def write_label_index(root: str, classes: Sequence[str],
+                      arrays: Dict[str, np.ndarray],
+                      class_sets: Optional[Dict[str, List[int]]] = None,
+                      validate: bool = True) -> LabelIndex:
+    """Write entries held as columnar arrays as the index folder ``root``
+    (replacing an older one only once the new one is complete) and return it,
+    memory-mapped. For pipelines that already hold their annotation as arrays
+    (and :class:`LabelIndexWriter`, which holds it so).
+
+    Args:
+        root (str): The folder to write, ``*.lblidx``.
+        classes (Sequence[str]): The label space.
+        arrays (dict): ``paths`` (UTF-8 bytes, ``uint8``), ``positives`` and
+            ``negatives`` (class indices, sorted and unique per entry),
+            ``paths_offsets`` / ``positives_offsets`` / ``negatives_offsets``
+            (``N + 1`` each), ``state`` (0 unlabelled, 1 fully labelled, 2
+            partial) and optionally ``known_set`` (index into ``class_sets``,
+            -1 for none).
+        class_sets (dict, optional): ``metainfo.class_sets``.
+        validate (bool): Check the arrays (vectorised; errors name the first
+            bad entry). Image paths are not checked for duplicates here
+            (:class:`LabelIndexWriter` does).
+    """
+    if not root.endswith(SUFFIX):
+        raise ValueError(f"a label index folder name ends in '{SUFFIX}', "
+                         f'got {root!r}')
+    class_sets = check_class_sets(class_sets, f"'{root}'", len(classes))
+    label_dtype = _label_dtype(len(classes))
+    n = len(arrays['state'])
+    arrays = dict(arrays)
+    arrays.setdefault('known_set', np.full(n, -1, dtype=np.int16))
+    if validate:
+        _validate_arrays(arrays, len(classes), len(class_sets), f"'{root}'")
+    out = dict(paths=np.asarray(arrays['paths'], dtype=np.uint8),
+               state=np.asarray(arrays['state'], dtype=np.int8),
+               known_set=np.asarray(arrays['known_set'], dtype=np.int16))
+    for name in ('positives', 'negatives'):
+        out[name] = np.asarray(arrays[name], dtype=label_dtype)
+    for name in _RAGGED:
+        offsets = np.asarray(arrays[name + '_offsets'])
+        out[name + '_offsets'] = offsets.astype(
+            _offset_dtype(int(offsets[-1])), copy=False)
+    state = out['state']
+    max_label = max([int(out[k].max()) for k in ('positives', 'negatives')
+                     if len(out[k])] + [-1])
+    meta = dict(
+        format=FORMAT, version=VERSION, num_entries=n, arrays=sorted(out),
+        metainfo=dict(classes=list(classes),
+                      **(dict(class_sets=class_sets) if class_sets else {})),
+        known_sets=list(class_sets), max_label=max_label,
+        counts=dict(unlabelled=int((state == UNLABELLED).sum()),
+                    fully_labelled=int((state == FULL).sum()),
+                    partial=int((state == PARTIAL).sum()),
+                    positives=len(out['positives']),
+                    explicit_negatives=len(out['negatives'])))
+    tmp = root.rstrip('/') + '.tmp'
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    for name, value in out.items():
+        np.save(osp.join(tmp, name + '.npy'), value)
+    with open(osp.join(tmp, 'meta.json'), 'w') as f:
+        json.dump(meta, f)
+    if osp.isdir(root):
+        shutil.rmtree(root)
+    os.rename(tmp, root)
+    return LabelIndex.load(root)
 
 
 def build_label_index(ann_file: str, out: str,

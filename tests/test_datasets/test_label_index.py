@@ -110,3 +110,41 @@ def test_cli_builds_an_index_from_a_label_list(tmp_path, monkeypatch, capsys):
     dataset = PartialMultiLabelDataset(ann_file=str(tmp_path / 'train.lblidx'))
     assert dataset.get_data_info(0)['gt_label'] == [0, 2]
     assert not dataset.is_labelled(1)
+
+
+def columns(**changes):
+    """Two entries as arrays: 'a.png' positive 0, 2; 'bb.png' partial,
+    positive 1, negative 3."""
+    arrays = dict(paths=np.frombuffer(b'a.pngbb.png', np.uint8),
+                  paths_offsets=np.array([0, 5, 11]),
+                  positives=np.array([0, 2, 1]),
+                  positives_offsets=np.array([0, 2, 3]),
+                  negatives=np.array([3]), negatives_offsets=np.array([0, 0, 1]),
+                  state=np.array([1, 2]))
+    arrays.update(changes)
+    return arrays
+
+
+def test_write_label_index_from_columns(tmp_path):
+    from mmhybrid.datasets import write_label_index
+    index = write_label_index(str(tmp_path / 'c.lblidx'), CLASSES, columns())
+    assert index.data_info(1) == dict(img_path='bb.png', gt_label=[1],
+                                      gt_negative=[3])
+    assert index.data_info(0) == dict(img_path='a.png', gt_label=[0, 2])
+
+
+@pytest.mark.parametrize('changes,match', [
+    (dict(negatives=np.array([1])), 'entry 1: a class is both positive and '
+     'negative'),
+    (dict(positives=np.array([0, 4, 1])), r'entry 0: positive label out of '
+     r'range \[0, 3\]'),
+    (dict(positives=np.array([2, 0, 1])), 'entry 0: positives are not sorted'),
+    (dict(state=np.array([0, 2])), 'entry 0: an unlabelled entry has labels'),
+    (dict(negatives_offsets=np.array([0, 1, 1])),
+     'entry 0: a fully labelled entry has negatives'),
+    (dict(paths_offsets=np.array([0, 5, 12])), 'paths_offsets must run'),
+])
+def test_write_label_index_validates_columns(tmp_path, changes, match):
+    from mmhybrid.datasets import write_label_index
+    with pytest.raises(AnnotationError, match=match):
+        write_label_index(str(tmp_path / 'c.lblidx'), CLASSES, columns(**changes))
