@@ -1,0 +1,131 @@
+"""tools/benchmarks/step_cost.py at toy size: variants, passes, report, profile."""
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+from mmpretrain.models import ImageClassifier, MoCoV3, SimMIM
+from mmpretrain.models.backbones import SwinTransformer
+
+from mmhybrid.benchmarks.step_cost import (DEMO_CONFIG, VARIANTS, VariantRun,
+                                           check_precision, prepare,
+                                           target_lines, time_variants)
+from mmhybrid.benchmarks.step_profile import StepProfiler
+from mmhybrid.models.algorithms import HybridPretrain
+
+REPO = Path(__file__).resolve().parents[2]
+# online + momentum backbone passes per step of every variant
+PASSES = {'hybrid-shared': (1, 1), 'hybrid-shared-unmasked': (2, 1),
+          'hybrid-separate': (3, 2), 'SimMIM': (1, 0), 'MoCoV3': (2, 2),
+          'ImageClassifier': (1, 0)}
+
+
+@pytest.fixture(scope='module')
+def cfg():
+    return Config.fromfile(str(REPO / DEMO_CONFIG))
+
+
+@pytest.fixture(scope='module')
+def runs(cfg):
+    synth = prepare(cfg, batch=2)
+    runs = {n: VariantRun(cfg, n, synth, 'cpu', None) for n in VARIANTS}
+    times = time_variants(runs, warmup=1, repeats=2, steps=1, log=lambda m: None)
+    return runs, times
+
+
+def run_tool(cwd, *args):
+    return subprocess.run(
+        [sys.executable, str(REPO / 'tools/benchmarks/step_cost.py'), *args],
+        cwd=cwd, capture_output=True, text=True, timeout=900,
+        env=dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES=''))
+
+
+def test_variants_are_mmpretrains_own_models_on_one_backbone(runs):
+    runs, _ = runs
+    kinds = {'SimMIM': SimMIM, 'MoCoV3': MoCoV3, 'ImageClassifier': ImageClassifier}
+    for name, run in runs.items():
+        assert isinstance(run.model, kinds.get(name, HybridPretrain)), name
+        assert isinstance(run.model.backbone, SwinTransformer)
+        assert run.model.backbone.embed_dims == 48  # the demo Swin
+        assert len(run.model.backbone.stages) == 4
+    head = runs['ImageClassifier'].model.head
+    assert type(head).__name__ == 'MultiLabelLinearClsHead' and head.num_classes == 15
+    assert runs['hybrid-separate'].model.view_mode == 'separate'
+    assert runs['hybrid-shared-unmasked'].model.plan.labels.masked is False
+
+
+def test_backbone_passes_and_times(runs):
+    runs, times = runs
+    for name, run in runs.items():
+        assert (run.passes['online'], run.passes['momentum']) == PASSES[name], name
+        assert run.observed == dict(input_device='cpu', linear_dtype='float32')
+        assert len(times[name]) == 2 and all(t > 0 for t in times[name])
+
+
+def test_precision_check_fails_loudly():
+    ok = dict(input_device='cuda:0', linear_dtype='bfloat16')
+    check_precision('v', ok, 'cuda', 'bf16', 'AmpOptimWrapper')
+    with pytest.raises(SystemExit, match='ran on cpu, asked cuda'):
+        check_precision('v', dict(ok, input_device='cpu'), 'cuda', 'bf16',
+                        'AmpOptimWrapper')
+    with pytest.raises(SystemExit, match='returned float32, asked bfloat16'):
+        check_precision('v', dict(ok, linear_dtype='float32'), 'cuda', 'bf16',
+                        'AmpOptimWrapper')
+    with pytest.raises(SystemExit, match='not AmpOptimWrapper'):
+        check_precision('v', ok, 'cuda', 'bf16', 'OptimWrapper')
+
+
+def test_targets_against_the_sum_and_simmim():
+    rows = [dict(variant=n, batch=8, precision='fp32', device='cpu', step_s=s,
+                 peak_mib=m)
+            for n, s, m in (('hybrid-shared', 1.4, 140.), ('SimMIM', 1.0, 100.),
+                            ('MoCoV3', 2.6, 200.), ('ImageClassifier', 0.9, 90.))]
+    lines = target_lines(rows)
+    assert lines[0].startswith('hybrid-shared / sum of SimMIM + MoCoV3 + '
+                               'ImageClassifier steps = 0.31x (target <= 0.6x: meets')
+    assert lines[1].startswith('hybrid-shared / SimMIM step time = 1.40x '
+                               '(target <= 1.5x: meets')
+    assert lines[2].startswith('hybrid-shared / SimMIM peak memory = 1.40x')
+    rows[0]['step_s'] = 1.6
+    assert 'MISSES' in target_lines(rows)[1]
+
+
+def test_profile_groups_add_up_to_the_step(runs):
+    runs, _ = runs
+    prof = StepProfiler(runs['hybrid-shared'])
+    groups = prof.step()
+    total = groups.pop('total')
+    assert sum(groups.values()) == pytest.approx(total, rel=1e-6)
+    for key in ('backbone (online): forward', 'backbone (online): backward',
+                'momentum encoder: forward', 'momentum EMA update',
+                'MIM decoder + head: backward',
+                'contrastive projector + predictor: backward',
+                'label head (neck + linear + loss): forward',
+                'optimizer step (+ clip_grad)', 'data preprocessing'):
+        assert groups.get(key, 0.) > 0, key
+
+
+def test_tool_prints_and_appends_table(tmp_path):
+    proc = run_tool(REPO, '--variants', 'hybrid-shared', 'SimMIM', '--batch', '2',
+                    '--repeats', '1', '--warmup', '1',
+                    '--out', str(tmp_path / 'sc.md'), '--csv', str(tmp_path / 'sc.csv'))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert 'hybrid-shared / SimMIM step time = ' in proc.stdout
+    md = (tmp_path / 'sc.md').read_text()
+    assert '- command: `python tools/benchmarks/step_cost.py --variants' in md
+    assert '- machine: ' in md and 'load average' in md
+    assert '| hybrid-shared | 2 | fp32 | cpu | 1+1 |' in md
+    assert '| SimMIM | 2 | fp32 | cpu | 1+0 |' in md
+    rows = list(csv.DictReader(open(tmp_path / 'sc.csv')))
+    assert [r['variant'] for r in rows] == ['hybrid-shared', 'SimMIM']
+    assert all(float(r['peak_mib']) > 0 for r in rows)
+
+
+def test_cuda_without_a_gpu_refuses_to_measure_the_cpu(tmp_path):
+    proc = run_tool(tmp_path, '--config', str(REPO / DEMO_CONFIG), '--device',
+                    'cuda', '--batch', '2')
+    assert proc.returncode != 0
+    assert 'CUDA is not available' in proc.stderr
