@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MessageHub
 from mmengine.runner import load_checkpoint
 from mmpretrain.registry import HOOKS, MODELS
 
@@ -127,13 +128,17 @@ def test_without_multilabel_task_only_knn(tiny_demo, max_iters):
     assert set(probe_hook(tiny_demo).probe(model)) == {'knn_top1'}
 
 
-def test_missing_probe_set_fails_before_training(tiny_demo, tmp_path):
-    hook = probe_hook(tiny_demo, label_ann='scenes/meta/nope.json')
+def test_missing_probe_set_turns_the_hook_off_before_training(tiny_demo, tmp_path):
+    hook = probe_hook(tiny_demo, label_ann='scenes/meta/nope.json', interval=1)
 
     class Runner:
         hooks = []
-    with pytest.raises(FileNotFoundError, match='nope.json'):
-        hook.before_train(Runner())
+        message_hub = MessageHub.get_current_instance()
+        model = None
+    hook.before_train(Runner())
+    assert not hook.enabled
+    hook.after_train_iter(Runner(), 0)  # no probe: it would need Runner.model
+    assert hook._data is None
 
 
 PROBE_HOOK = '''

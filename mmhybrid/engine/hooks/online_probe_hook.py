@@ -1,5 +1,6 @@
 """Monitoring: frozen-feature probes of the online backbone while it trains."""
 import json
+import logging
 import os.path as osp
 import time
 from typing import Dict, List, Optional, Tuple
@@ -46,6 +47,9 @@ class OnlineProbeHook(Hook):
     (weights, buffers, gradients and RNG states stay as they were). Images are
     read once, at the first probe, and kept in memory as uint8 (64 x 64 x 3:
     2000 images are 25 MB); they go through the model's own data preprocessor.
+
+    When a list or annotation file is missing the hook warns before training
+    and stays off (the training goes on).
 
     Distributed: rank 0 probes its copy of the model (the wrapped module: no
     collective is involved, BN layers in eval mode do not synchronise); the
@@ -119,19 +123,23 @@ class OnlineProbeHook(Hook):
         self._log_interval: Optional[int] = None
         self._pending = False
         self._since: Optional[float] = None
+        self.enabled = True
 
     # ------------------------------------------------------------- the hook
     def before_train(self, runner) -> None:
         loggers = [h for h in runner.hooks if isinstance(h, LoggerHook)]
         self._log_interval = loggers[0].interval if loggers else None
         self._since = time.time()
-        # a missing probe set fails now, not at the first probe hours later
-        for rel in (self.knn_bank, self.knn_query if self.knn_bank else None,
-                    self.label_ann):
-            if rel is not None and not osp.isfile(osp.join(self.data_root, rel)):
-                raise FileNotFoundError(
-                    f'OnlineProbeHook: {osp.join(self.data_root, rel)} not found '
-                    '(data_root, knn_bank, knn_query, label_ann)')
+        # a monitor does not stop a training: without its images it is off,
+        # and says so now rather than at the first probe
+        missing = [osp.join(self.data_root, rel) for rel in (
+            self.knn_bank, self.knn_query if self.knn_bank else None, self.label_ann)
+            if rel is not None and not osp.isfile(osp.join(self.data_root, rel))]
+        self.enabled = not missing
+        if missing:
+            print_log(f'OnlineProbeHook is off: {", ".join(missing)} not found (set '
+                      'its data_root, knn_bank, knn_query, label_ann)',
+                      logger='current', level=logging.WARNING)
         # a resumed MessageHub holds the values of the probe at the checkpoint's
         # iteration, logged by the run that saved it
         self._drop_values(runner)
@@ -153,7 +161,8 @@ class OnlineProbeHook(Hook):
     def after_train_iter(self, runner, batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
-        if not self.every_n_train_iters(runner, self.interval) or not is_main_process():
+        if (not self.enabled or not self.every_n_train_iters(runner, self.interval)
+                or not is_main_process()):
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         start = time.time()
