@@ -1,6 +1,8 @@
+from .device_check_hook import DeviceCheckHook
 from .label_space_hook import LabelSpaceHook
 from .online_probe_hook import OnlineProbeHook
 from .random_state_hook import RandomStateHook
 from .task_gradient_hook import TaskGradientHook
 
-__all__ = ['LabelSpaceHook', 'OnlineProbeHook', 'RandomStateHook', 'TaskGradientHook']
+__all__ = ['DeviceCheckHook', 'LabelSpaceHook', 'OnlineProbeHook', 'RandomStateHook',
+           'TaskGradientHook']
