@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# GPU check of the packaged recipes, a few minutes on one H200:
+#   1. preflight: CUDA visible, bf16 supported, mmcv's CUDA ops run;
+#   2. tools/train.py configs/pretrain/hybrid_swin-b.py, AMP bf16, batch 128 (the
+#      recipe's per-GPU batch), 10 iterations on synthetic 192 px data;
+#   3. tools/benchmarks/step_cost.py, Swin-B at 192 px, batch 64, cuda, bf16;
+#   4. one training step (3 iterations: 1 warm-up) of every Mask R-CNN / UperNet
+#      benchmark config (configs/benchmarks/mmdet/*.py, mmseg/*.py), random init,
+#      synthetic COCO / ADE20K data, in the precision the config trains in;
+#   5. a table: images/s and peak GPU memory per model.
+# Every training run carries DeviceCheckHook: it stops the run with a non-zero exit
+# if the model, the data or the autocast dtype is not on the GPU / in the precision
+# asked (tools/train.py's CPU fallbacks turn AMP into fp32 when no GPU is visible),
+# and step_cost.py checks the same. Any failure ends the script with exit code 1
+# and a line starting "GPU CHECK FAILED".
+#
+#   tools/benchmarks/gpu_check.sh [--work-dir DIR]    # default work_dirs/gpu_check
+#   tools/benchmarks/gpu_check.sh --dry-run           # on a CPU machine: the same
+#       wiring (data, configs, tools/train.py with the check hook, step_cost.py,
+#       summary) at toy size, expecting CPU / fp32; checks nothing about GPUs.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DRY_RUN=0
+WORK=work_dirs/gpu_check
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dry-run) DRY_RUN=1 ;;
+        --work-dir) WORK="$2"; shift ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+PY=${PYTHON:-.venv/bin/python}
+[ -x "$PY" ] || PY=python
+export HF_HUB_OFFLINE=1
+fail() { echo "GPU CHECK FAILED: $*" >&2; exit 1; }
+step() { echo; echo "== $*"; }
+
+if [ "$DRY_RUN" = 1 ]; then
+    DEVICE=cpu
+    export CUDA_VISIBLE_DEVICES=''
+    PREPARE_ARGS=(--dry-run --headline-iters 2 --downstream-iters 1)
+    STEP_COST_ARGS=(--batch 2 --repeats 1 --warmup 1 --variants hybrid-shared SimMIM
+                    --no-memory)
+else
+    DEVICE=cuda
+    PREPARE_ARGS=()
+    STEP_COST_ARGS=(--config configs/pretrain/hybrid_swin-b.py --batch 64 --amp bf16
+                    --repeats 5 --warmup 3)
+fi
+START=$(date +%s)
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+step "preflight ($DEVICE)"
+"$PY" -m mmhybrid.benchmarks.gpu_check preflight --device "$DEVICE" \
+    || fail "preflight: see above"
+
+if [ "$DRY_RUN" = 1 ]; then
+    step "the check hook flags a CPU / fp32 run asked to be GPU / bf16"
+    "$PY" -m mmhybrid.benchmarks.gpu_check selftest || fail "DeviceCheckHook selftest"
+    step "step_cost.py --device cuda without a GPU refuses to measure the CPU"
+    if "$PY" tools/benchmarks/step_cost.py --device cuda --batch 2 \
+            > "$WORK/step_cost_refusal.log" 2>&1; then
+        fail "step_cost.py --device cuda ran without CUDA"
+    fi
+    grep -q 'CUDA is not available' "$WORK/step_cost_refusal.log" \
+        || fail "step_cost.py --device cuda failed for another reason: $WORK/step_cost_refusal.log"
+    echo "refused: $(grep 'CUDA is not available' "$WORK/step_cost_refusal.log")"
+fi
+
+step "synthetic data and check configs ($WORK)"
+"$PY" -m mmhybrid.benchmarks.gpu_check prepare --work-dir "$WORK" --device "$DEVICE" \
+    "${PREPARE_ARGS[@]}" || fail "prepare"
+
+while IFS=$'\t' read -r NAME CONFIG ARGS; do
+    step "train $NAME"
+    T0=$(date +%s)
+    # shellcheck disable=SC2086  # ARGS holds several arguments
+    if ! "$PY" tools/train.py "$CONFIG" --work-dir "$WORK/$NAME" --no-validate $ARGS \
+            > "$WORK/$NAME.log" 2>&1; then
+        grep -E 'DeviceCheckHook|Error|error' "$WORK/$NAME.log" | tail -5 >&2 || true
+        fail "$NAME: training failed or ran on the wrong device / precision (log: $WORK/$NAME.log)"
+    fi
+    echo "$NAME: done in $(( $(date +%s) - T0 )) s"
+done < "$WORK/runs.tsv"
+
+step "step_cost.py ${STEP_COST_ARGS[*]} --device $DEVICE"
+"$PY" tools/benchmarks/step_cost.py "${STEP_COST_ARGS[@]}" --device "$DEVICE" \
+    --out "$WORK/step_cost.md" --csv "$WORK/step_cost.csv" \
+    || fail "step_cost.py (see above)"
+
+step "summary"
+"$PY" -m mmhybrid.benchmarks.gpu_check summary --work-dir "$WORK" \
+    || fail "a run failed its device / precision check (see above)"
+echo
+echo "gpu_check ($DEVICE$([ "$DRY_RUN" = 1 ] && echo ', dry run')): all checks passed in $(( $(date +%s) - START )) s; logs and tables in $WORK"
