@@ -48,6 +48,11 @@ class OnlineProbeHook(Hook):
     read once, at the first probe, and kept in memory as uint8 (64 x 64 x 3:
     2000 images are 25 MB); they go through the model's own data preprocessor.
 
+    The default queries and scenes (``cls/meta/test.txt``, ``scenes/val``) are
+    the splits ``tools/benchmarks/ablation.py`` reports on: the probe is a
+    monitor; choosing checkpoints or settings by it needs other files
+    (``knn_query``, ``label_ann``), e.g. the ablation's ``splits/``.
+
     When a list or annotation file is missing the hook warns before training
     and stays off (the training goes on).
 
@@ -60,7 +65,7 @@ class OnlineProbeHook(Hook):
     with another training job, under ``nice``: one probe took 7.2-9.0 s (mean
     8.2 s), a training iteration 1.0 s, so a probe every 100 iterations costs
     ~8% of train time (interval 20: 35-46%). The defaults (1000 + 500 images,
-    500 scenes) take about twice as long. The log line of every probe states
+    500 scenes) are twice the images (forward time grows with them). The log line of every probe states
     its measured share (``probe: 8.5 s, 43% of the 20 s since the last probe``).
 
     Args:
