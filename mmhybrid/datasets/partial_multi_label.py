@@ -32,7 +32,7 @@ class LabelledEntry(NamedTuple):
     positives: Optional[List[int]]
     negatives: Optional[List[int]]
     known_set: Optional[str]
-    extra: Dict[str, Any]
+    extra: Dict[str, Any]  # the entry's other keys
 
 
 def _check_indices(values: Any, where: str, key: str,
@@ -114,7 +114,10 @@ def check_entry(raw: Any, where: str, num_classes: int,
         positives = positives or []
         if negatives is None and known_set is not None:
             negatives = []
-    extra = {k: v for k, v in raw.items() if k not in LABEL_KEYS}
+    extra = {
+        k: v
+        for k, v in raw.items() if k not in LABEL_KEYS and k != 'img_path'
+    }
     return LabelledEntry(raw['img_path'], positives, negatives, known_set,
                          extra)
 
@@ -373,6 +376,10 @@ class PartialMultiLabelDataset(MultiLabelDataset):
 
     def extra_repr(self) -> List[str]:
         body = super().extra_repr()
-        labelled = sum(self.is_labelled(i) for i in range(len(self)))
+        if self.label_index is not None:
+            counts = self.label_index.meta['counts']
+            labelled = counts['fully_labelled'] + counts['partial']
+        else:
+            labelled = sum(self.is_labelled(i) for i in range(len(self)))
         body.append(f'Labelled samples: \t{labelled} of {len(self)}')
         return body
