@@ -300,15 +300,16 @@ def summary(work_dir: str) -> int:
             return '-' if v is None else format(v, fmt)
         rows.append([name, s['device_name'], s['dtype'], s['optim_wrapper'],
                      f(s['batch'], 'd'), f"{s['timed_iters']}/{s['iters']}",
-                     f(s['iter_s'], '.3f'), f(s['img_s'], '.1f'),
+                     f(s['iter_s'], '.3f'), f(s['img_s'], '.3g'),
                      f(s['peak_mib'], '.0f'), s['status']])
         if s['status'] != 'ok':
             bad.append(f"{name}: " + '; '.join(s['problems']))
     widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
     for cells in [head] + rows:
         print('  '.join(str(c).ljust(w) for c, w in zip(cells, widths)))
-    print('(iter s and img/s: median over the timed iterations, after warm-up; '
-          'peak GPU MiB: torch.cuda.max_memory_allocated)')
+    print('(iter s and img/s: median over the timed iterations after warm-up, the '
+          'training step without data loading; peak GPU MiB: '
+          'torch.cuda.max_memory_allocated)')
     for b in bad:
         print(f'FAILED: {b}', file=sys.stderr)
     return 1 if bad else 0

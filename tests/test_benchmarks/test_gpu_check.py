@@ -101,7 +101,7 @@ def test_summary_fails_on_a_failed_or_missing_run(tmp_path, capsys):
     out = capsys.readouterr()
     row = next(line for line in out.out.splitlines() if line.startswith('a '))
     assert row.split() == ['a', 'NVIDIA', 'H200', 'bfloat16', 'AmpOptimWrapper',
-                           '128', '8/10', '0.500', '256.0', '40000', 'ok']
+                           '128', '8/10', '0.500', '256', '40000', 'ok']
     assert 'FAILED: b: no device_check.json' in out.err
     os.makedirs(tmp_path / 'b')
     bad = dict(ok, name='b', status='FAILED', problems=['backbone ran on cpu'])
