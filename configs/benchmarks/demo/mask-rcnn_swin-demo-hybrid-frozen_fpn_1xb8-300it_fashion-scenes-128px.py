@@ -25,9 +25,11 @@ train_dataloader = dict(
     dataset=dict(ann_file='splits/scenes_train.json',
                  data_prefix=dict(img='scenes/train/')))
 val_dataloader = dict(
+    batch_size=8,  # inference in batches: 2-3x faster on CPU than 1 image
     dataset=dict(ann_file='splits/scenes_val.json',
                  data_prefix=dict(img='scenes/train/')))
-# test_dataloader / test_evaluator: the base's, scenes/val
+# test_dataloader / test_evaluator: the base's, scenes/val, in batches of 8
+test_dataloader = dict(batch_size=8)
 val_evaluator = dict(ann_file=data_root + 'splits/scenes_val.json')
 
 # heads from scratch on frozen features: AdamW 1e-3, warm-up, x0.1 at 80%

@@ -14,10 +14,12 @@ train_dataloader = dict(
                  data_prefix=dict(img_path='scenes/train',
                                   seg_map_path='scenes/seg/train')))
 val_dataloader = dict(
+    batch_size=8,  # inference in batches: 2-3x faster on CPU than 1 image
     dataset=dict(ann_file='splits/scenes_val.txt',
                  data_prefix=dict(img_path='scenes/train',
                                   seg_map_path='scenes/seg/train')))
-# test_dataloader / test_evaluator: the base's, scenes/val
+# test_dataloader / test_evaluator: the base's, scenes/val, in batches of 8
+test_dataloader = dict(batch_size=8)
 
 # heads from scratch on frozen features: AdamW 1e-3, warm-up, poly decay
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
