@@ -21,7 +21,7 @@ variants run round-robin (the order rotates every repeat, so slow drifts of a
 shared machine spread over all of them) and each figure is the median over the
 repeats, with its min and max. Peak memory is measured in a child process per
 variant (two training steps): the resident-set high-water mark above the
-process's state before the model was built on CPU (``getrusage``), or
+process's state before the model was built on CPU (``VmHWM``, reset then), or
 ``torch.cuda.max_memory_allocated`` on GPU.
 
 Backbone passes per step are counted with forward hooks on the online backbone
@@ -364,8 +364,9 @@ def measure_memory(cfg: Config, name: str, batch: int, device: str,
                    amp: Optional[str], steps: int = 2) -> dict:
     """Peak memory of training variant ``name`` for ``steps`` steps, in this
     process, which must hold nothing else: MiB above the state before the
-    model was built (CPU: the RSS high-water mark, reset then, and read as
-    ``getrusage``'s ``ru_maxrss``; GPU: ``torch.cuda.max_memory_allocated``)."""
+    model was built (CPU: the kernel's RSS high-water mark ``VmHWM``, reset
+    then; not ``getrusage``'s ``ru_maxrss``, which a child also inherits from
+    the parent it was forked from; GPU: ``torch.cuda.max_memory_allocated``)."""
     synth = prepare(cfg, batch)
     if device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
@@ -373,8 +374,8 @@ def measure_memory(cfg: Config, name: str, batch: int, device: str,
         kind = 'torch.cuda.max_memory_allocated'
     else:
         base = reset_rss_high_water()
-        kind = 'RSS high-water (getrusage ru_maxrss, reset before the build)'
-        if base is None:  # cannot reset: the import-time peak may hide ours
+        kind = 'RSS high-water (VmHWM, reset before the build)'
+        if base is None:  # cannot reset: earlier peaks may hide ours
             base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
             kind = 'RSS high-water (getrusage ru_maxrss, not resettable here)'
     run = VariantRun(cfg, name, synth, device, amp)
@@ -384,6 +385,8 @@ def measure_memory(cfg: Config, name: str, batch: int, device: str,
     if device.startswith('cuda'):
         synchronize(device)
         peak = torch.cuda.max_memory_allocated()
+    elif kind.startswith('RSS high-water (VmHWM'):
+        peak = _rss_bytes('VmHWM')
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return dict(variant=name, peak_mib=(peak - base) / 2**20,

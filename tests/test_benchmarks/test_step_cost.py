@@ -121,7 +121,10 @@ def test_tool_prints_and_appends_table(tmp_path):
     assert '| SimMIM | 2 | fp32 | cpu | 1+0 |' in md
     rows = list(csv.DictReader(open(tmp_path / 'sc.csv')))
     assert [r['variant'] for r in rows] == ['hybrid-shared', 'SimMIM']
-    assert all(float(r['peak_mib']) > 0 for r in rows)
+    # measured in each child, not inherited from the parent that forked it: the
+    # hybrid holds a momentum encoder, heads and their optimizer state more
+    hybrid, simmim = (float(r['peak_mib']) for r in rows)
+    assert hybrid > simmim > 0
 
 
 def test_cuda_without_a_gpu_refuses_to_measure_the_cpu(tmp_path):
