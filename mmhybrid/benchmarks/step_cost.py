@@ -512,12 +512,14 @@ def write_outputs(rows: List[dict], header: List[str], targets: List[str],
         os.makedirs(osp.dirname(csv_path) or '.', exist_ok=True)
         new = not osp.exists(csv_path)
         with open(csv_path, 'a', newline='') as f:
-            writer = csv.DictWriter(f, fieldnames=['date', 'config', 'model'] + list(rows[0]))
+            fields = ['date', 'config', 'model'] + list(rows[0])
+            writer = csv.DictWriter(f, fieldnames=fields)
             if new:
                 writer.writeheader()
             for r in rows:
-                writer.writerow(dict(r, date=header[0], config=header[3],
-                                     model=header[4]))
+                writer.writerow(dict(r, date=header[0],
+                                     config=header[3].split(': ', 1)[1],
+                                     model=header[4].split(': ', 1)[1]))
 
 
 # ---------------------------------------------------------------------- main

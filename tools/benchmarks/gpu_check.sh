@@ -52,6 +52,9 @@ else
                     --repeats 5 --warmup 3)
 fi
 START=$(date +%s)
+if [ -d "$WORK" ] && [ -n "$(ls -A "$WORK")" ] && [ ! -f "$WORK/runs.tsv" ]; then
+    fail "refusing to clear $WORK: not empty and not a gpu_check work dir"
+fi
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
@@ -59,9 +62,10 @@ step "preflight ($DEVICE)"
 "$PY" -m mmhybrid.benchmarks.gpu_check preflight --device "$DEVICE" \
     || fail "preflight: see above"
 
+step "the check hook flags a CPU / fp32 run asked to be GPU / bf16"
+"$PY" -m mmhybrid.benchmarks.gpu_check selftest || fail "DeviceCheckHook selftest"
+
 if [ "$DRY_RUN" = 1 ]; then
-    step "the check hook flags a CPU / fp32 run asked to be GPU / bf16"
-    "$PY" -m mmhybrid.benchmarks.gpu_check selftest || fail "DeviceCheckHook selftest"
     step "step_cost.py --device cuda without a GPU refuses to measure the CPU"
     if "$PY" tools/benchmarks/step_cost.py --device cuda --batch 2 \
             > "$WORK/step_cost_refusal.log" 2>&1; then

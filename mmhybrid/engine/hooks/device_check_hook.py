@@ -134,7 +134,7 @@ class DeviceCheckHook(Hook):
                       None)
         if linear is None:
             return
-        device_type = self.device if self.device != 'cpu' else 'cpu'
+        device_type = self.device
 
         def record(module, args, output):
             if 'input_device' not in self.seen:
