@@ -9,9 +9,9 @@ from Fashion-MNIST's test set and never appear in pre-training:
   labels (class-balanced) for low-label fine-tuning and ``cls_train_pool.txt`` all
   8000 for the frozen probes. Test: ``cls/meta/test.txt``.
 - ``scenes``: train (4000) -> ``scenes_val`` (500 scenes) and ``scenes_train``
-  (3500) as COCO JSON and mmseg name lists; pre-training reads
-  ``pretrain_partial.json``, the demo's partial-label list without the validation
-  scenes. Test: ``scenes/val`` (the demo world's own val split).
+  (3500) as COCO JSON and mmseg name lists, ``scenes_val_multilabel.json`` (all
+  labels of the validation scenes); pre-training reads ``pretrain_partial.json``,
+  the demo's partial-label list without the validation scenes. Test: ``scenes/val`` (the demo world's own val split).
 
 Everything is a pure function of the demo build and ``seed``: rebuilt files are
 identical, so every method and seed sees the same splits.
@@ -106,4 +106,11 @@ def make_splits(data_root: str, low_label_percents=(10, ), cls_val_fraction: flo
     _write(osp.join(out, 'pretrain_partial.json'),
            json.dumps(dict(partial, data_list=kept)))
     paths['pretrain_partial'] = f'{SPLITS_DIR}/pretrain_partial.json'
+    # every label of the validation scenes, for the label head's own mAP
+    with open(osp.join(data_root, 'scenes', 'meta', 'train_multilabel.json')) as f:
+        full = json.load(f)
+    _write(osp.join(out, 'scenes_val_multilabel.json'), json.dumps(dict(
+        full, data_list=[d for d in full['data_list']
+                         if osp.basename(d['img_path']) in val_files])))
+    paths['scenes_val_multilabel'] = f'{SPLITS_DIR}/scenes_val_multilabel.json'
     return paths
