@@ -101,11 +101,12 @@ def chart(summary, path: str, metrics: Sequence[str] = METRICS) -> None:
         ax.bar(range(len(methods)), means, yerr=stds, color=colors, capsize=3)
         ax.set_title(METRIC_TITLES[k], fontsize=9)
         ax.set_xticks([])
-        finite = [v for v in means if not np.isnan(v)]
-        if finite:
-            lo, hi = min(finite), max(finite)
-            pad = max(hi - lo, 1e-3) * 0.6
-            ax.set_ylim(max(0, lo - pad), hi + pad)
+        finite = [m + s for m, s in zip(means, stds) if not np.isnan(m)]
+        if finite:  # bars from zero: a zoomed axis would magnify noise
+            ax.set_ylim(0, max(max(finite) * 1.15, 1e-3))
+        for x, m in enumerate(means):
+            if not np.isnan(m):
+                ax.text(x, m, f'{m:.1f}', ha='center', va='bottom', fontsize=7)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors]
     fig.legend(handles, methods, loc='lower center', ncol=len(methods), fontsize=8)
     fig.suptitle('Ablation on the demo world (mean ± std over seeds; test split)')
