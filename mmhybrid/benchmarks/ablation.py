@@ -113,8 +113,8 @@ class AblationRun:
                         env=dict(os.environ, HF_HUB_OFFLINE='1'))
 
     def _pretrain(self, method: Method, seed: int, unit_dir: str) -> Dict[str, float]:
-        """Run the stages; return the backbone path (None for no pre-training)
-        and the wall time."""
+        """Run (or resume) the stages; return the last stage's checkpoint (None
+        without pre-training) and the summed wall time."""
         wall, checkpoint = 0., None
         for i, cfg in enumerate(self._stage_configs(method, seed)):
             stage_dir = osp.join(unit_dir, f'pretrain_stage{i + 1}')

@@ -9,7 +9,7 @@ probes report the test split.
 import itertools
 import logging
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -154,7 +154,3 @@ def run_frozen_probes(data_root: str, splits: Dict[str, str], finetune_config: s
         val=dict(knn_top1=knn_top1(tr, ytr, va, yva), linear_top1=linear['val']),
         test=dict(knn_top1=knn_top1(tr, ytr, te, yte), linear_top1=linear['test']),
         choice=dict(linear_lr=linear['lr'], linear_weight_decay=linear['weight_decay']))
-
-
-def feature_dims(features: List[torch.Tensor]) -> List[int]:
-    return [f.shape[1] for f in features]

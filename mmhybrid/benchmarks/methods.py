@@ -93,8 +93,8 @@ def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
                   pretrain_ann_file: str, warmup_fraction: float = 0.1,
                   data_root: str = 'data/fashion_demo/',
                   base_config: str = PRETRAIN_CONFIG) -> List[Config]:
-    """The pre-training config of each stage of ``method``: ``iters`` images
-    batches in all, split evenly over the stages."""
+    """The pre-training config of each stage of ``method``: ``iters`` batches
+    of ``batch_size`` images in all, split evenly over the stages."""
     configs = []
     for i, overrides in enumerate(method.stages):
         stage_iters = iters // len(method.stages)

@@ -159,7 +159,6 @@ class HybridPretrain(BaseSelfSupervisor):
         self._skip_before_update: Optional[List[str]] = None
         self._momentum_snapshot: Optional[Dict[str, torch.Tensor]] = None
         self._buffer_snapshot: Optional[Dict[str, torch.Tensor]] = None
-        self.symmetric = symmetric
         self.tasks = tuple(name for name, cfg in zip(
             TASKS, (mim, contrastive, multilabel)) if cfg is not None)
         if not self.tasks:
