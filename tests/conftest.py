@@ -37,6 +37,7 @@ def tiny_demo(tmp_path_factory):
     from mmhybrid.datasets.fashion_demo.builder import DemoParams, build_fashion_demo
     out = tmp_path_factory.mktemp('demo') / 'fashion_demo'
     build_fashion_demo(str(out), DemoParams(num_train=48, num_val=8, num_unlabelled=16,
-                                            num_cls_train=60, num_cls_test=20),
+                                            num_cls_train=60, num_cls_test=20,
+                                            num_objects=20),
                        log=lambda msg: None)
     return out

@@ -6,7 +6,8 @@ from mmhybrid.datasets.fashion_demo import DEFAULT_DIR, DemoParams, build_fashio
 
 #: A demo world small enough to build in about a second.
 SMALL_DEMO = DemoParams(seed=0, size=64, num_train=40, num_val=10,
-                        num_unlabelled=10, num_cls_train=50, num_cls_test=20)
+                        num_unlabelled=10, num_cls_train=50, num_cls_test=20,
+                        num_objects=20)
 
 
 @pytest.fixture(scope='session')

@@ -48,7 +48,7 @@ def demo_workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp('demo_workspace')
     build_fashion_demo(str(root / 'data' / 'fashion_demo'),
                        DemoParams(num_train=6, num_val=2, num_unlabelled=2,
-                                  num_cls_train=4, num_cls_test=4),
+                                  num_cls_train=4, num_cls_test=4, num_objects=10),
                        log=lambda msg: None)
     run_tool(['train.py', REPO / 'configs/pretrain/hybrid_swin-demo_fashion-64px.py',
               '--no-persistent-workers', '--cfg-options', 'train_cfg.max_iters=2',

@@ -16,15 +16,15 @@ from .annotations import CocoWriter, dump_json, label_list_text, multilabel_json
 from .fashion_mnist import CLASSES, Split, load_split, source_fingerprint
 from .preview import preview_grid
 from .readme import readme_text
-from .scenes import IMAGE_TYPES, render_scene
+from .scenes import IMAGE_TYPES, render_object, render_scene
 
 #: Bump when the output for given parameters changes: forces a rebuild.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 #: The multi-label space of the scenes: garments, then image types.
 SCENE_CLASSES = CLASSES + IMAGE_TYPES
 #: Seed stream per scene split (and per other random choice).
 _STREAMS = dict(train=0, val=1, unlabelled=2, cls_train=3, cls_test=4,
-                partial=5)
+                partial=5, objects=6, objects_pick=7)
 _PREVIEW_SCENES = 16
 _PNG = [cv2.IMWRITE_PNG_COMPRESSION, 6]
 
@@ -47,6 +47,10 @@ class DemoParams:
         unlabelled_fraction (float): Share of ``train_partial.json`` entries
             with ``"gt_label": []``. Defaults to 0.5.
         max_garments (int): Garments per scene, at most. Defaults to 4.
+        num_objects (int): Labelled object-centric training images, one
+            garment each (class-balanced, from Fashion-MNIST train images that
+            are not in ``cls/train``): the ImageNet-like labelled source of
+            pre-training. Defaults to 20000.
     """
     seed: int = 0
     size: int = 64
@@ -57,6 +61,7 @@ class DemoParams:
     num_cls_test: int = 2000
     unlabelled_fraction: float = 0.5
     max_garments: int = 4
+    num_objects: int = 20000
 
     def check(self) -> None:
         """Raise ``ValueError`` for parameters that cannot be built."""
@@ -64,12 +69,16 @@ class DemoParams:
         if self.size < 16:
             problems.append(f'size must be >= 16, got {self.size}')
         for name in ('num_train', 'num_val', 'num_unlabelled',
-                     'num_cls_train', 'num_cls_test', 'max_garments'):
+                     'num_cls_train', 'num_cls_test', 'max_garments',
+                     'num_objects'):
             if getattr(self, name) < 1:
                 problems.append(f'{name} must be >= 1')
         if self.num_cls_train > 60000 or self.num_cls_test > 10000:
             problems.append('Fashion-MNIST has 60000 train and 10000 test '
                             'images')
+        if self.num_cls_train + self.num_objects > 60000:
+            problems.append('num_cls_train + num_objects must be <= 60000 '
+                            '(objects use train images cls/train does not)')
         if not 0 <= self.unlabelled_fraction <= 1:
             problems.append('unlabelled_fraction must be in [0, 1]')
         if problems:
@@ -81,14 +90,18 @@ def _rng(params: DemoParams, stream: str, index: int = 0):
 
 
 def _balanced_subset(labels: np.ndarray, count: int,
-                     rng: np.random.Generator) -> np.ndarray:
-    """``count`` indices, as equal per class as possible, sorted."""
+                     rng: np.random.Generator,
+                     exclude: Optional[np.ndarray] = None) -> np.ndarray:
+    """``count`` indices, as equal per class as possible, none in
+    ``exclude``, sorted."""
     num_classes = len(CLASSES)
     picked = []
     for c in range(num_classes):
         quota = count // num_classes + (c < count % num_classes)
-        picked.append(rng.choice(np.flatnonzero(labels == c), quota,
-                                 replace=False))
+        pool = np.flatnonzero(labels == c)
+        if exclude is not None:
+            pool = np.setdiff1d(pool, exclude)
+        picked.append(rng.choice(pool, quota, replace=False))
     return np.sort(np.concatenate(picked))
 
 
@@ -201,6 +214,42 @@ def _write_scenes(out: str, params: DemoParams,
     return counts, provenance, preview
 
 
+def _write_objects(out: str, params: DemoParams, source: Split,
+                   exclude: np.ndarray) -> tuple:
+    """Render the labelled object-centric images: one garment each, from
+    ``source`` indices not in ``exclude`` (the classification images)."""
+    os.makedirs(osp.join(out, 'train'))
+    os.makedirs(osp.join(out, 'meta'))
+    with open(osp.join(out, 'meta', 'classes.txt'), 'w') as f:
+        f.write(''.join(name + '\n' for name in SCENE_CLASSES))
+    chosen = _balanced_subset(source.labels, params.num_objects,
+                              _rng(params, 'objects_pick'), exclude=exclude)
+    order = _rng(params, 'objects_pick', 1).permutation(len(chosen))
+    paths, labels, garments, types = [], [], [], []
+    for i, index in enumerate(chosen[order]):
+        scene = render_object(_rng(params, 'objects', i), source, int(index),
+                              params.size)
+        name = f'train/{i:06d}.png'
+        cv2.imwrite(osp.join(out, name), scene.image[:, :, ::-1], _PNG)
+        paths.append(name)
+        labels.append(scene.labels())
+        garments.append([[g.source_index, g.label, g.visible_pixels]
+                         for g in scene.garments])
+        types.append(scene.image_type)
+    with open(osp.join(out, 'meta', 'train.json'), 'w') as f:
+        f.write(multilabel_json(SCENE_CLASSES, paths, labels))
+    counts = dict(
+        images=len(paths),
+        per_class={name: sum(c in lab for lab in labels)
+                   for c, name in enumerate(CLASSES)},
+        per_image_type={name: types.count(t)
+                        for t, name in enumerate(IMAGE_TYPES)})
+    provenance = dict(source_split='train',
+                      fields=['source_index', 'label', 'visible_pixels'],
+                      garments=garments)
+    return counts, provenance
+
+
 def _requested(params: DemoParams, fingerprint: Dict[str, str]) -> dict:
     return dict(builder_version=BUILDER_VERSION, params=asdict(params),
                 source=dict(dataset='Fashion-MNIST', files=fingerprint))
@@ -264,10 +313,15 @@ def build_fashion_demo(out: str,
         counts, scene_record, previews = _write_scenes(
             osp.join(tmp, 'scenes'), params, splits)
         log(f'  scenes/ written ({time.perf_counter() - start:.1f} s)')
+        cls_train = np.asarray(cls_record['train']['source_indices'])
+        counts['objects'], object_record = _write_objects(
+            osp.join(tmp, 'objects'), params, splits['train'], cls_train)
+        log(f'  objects/ written ({time.perf_counter() - start:.1f} s)')
         counts['cls'] = dict(train=params.num_cls_train,
                              test=params.num_cls_test)
         info = dict(requested, counts=counts)
-        dump_json(dict(cls=cls_record, scenes=scene_record),
+        dump_json(dict(cls=cls_record, scenes=scene_record,
+                       objects=object_record),
                   osp.join(tmp, 'provenance.json'))
         cv2.imwrite(osp.join(tmp, 'preview.png'),
                     preview_grid(previews)[:, :, ::-1], _PNG)

@@ -1,7 +1,8 @@
 """The README.md written into a demo build."""
 from typing import Sequence
 
-from .scenes import IMAGE_TYPE_HELP, MASK_THRESHOLD, SCALE_RANGE
+from .scenes import (IMAGE_TYPE_HELP, MASK_THRESHOLD, OBJECT_SCALE_RANGE,
+                     SCALE_RANGE)
 
 _LAYOUT = """\
 cls/                       Fashion-MNIST as images: the classification benchmark
@@ -21,6 +22,10 @@ scenes/                    {size}x{size} RGB PNG scenes, 1-{max_garments} garmen
   meta/train_list.txt      "train/000000.png<TAB>3,7,12" (MultiLabelListDataset)
   annotations/instances_train.json, instances_val.json   COCO instances
   seg/train/000000.png, seg/val/...   uint8 class maps: 0 background, 1-10 garments
+objects/                   {size}x{size} RGB PNG, one large garment each (ImageNet-like)
+  train/000000.png ...     garments from Fashion-MNIST train images not in cls/train
+  meta/train.json          mmpretrain MultiLabelDataset JSON: garment + image type
+  meta/classes.txt         the scenes' multi-label space
 provenance.json            which Fashion-MNIST image every picture was made from
 build_info.json            build parameters, source checksums, counts
 preview.png, README.md"""
@@ -37,6 +42,9 @@ dict(type='MultiLabelListDataset', data_root='{root}/scenes',
      ann_file='meta/train_list.txt', classes='{root}/scenes/meta/classes.txt')
 dict(type='UnlabelledImageFolder', data_root='{root}/scenes',
      data_prefix='unlabelled')
+# labelled object-centric images, multi-label (garment + image type)
+dict(type='PartialMultiLabelDataset', data_root='{root}/objects',
+     ann_file='meta/train.json')
 # detection / instance segmentation (mmdet)
 dict(type='CocoDataset', data_root='{root}/scenes/',
      ann_file='annotations/instances_train.json', data_prefix=dict(img='train/'),
@@ -68,7 +76,8 @@ def readme_text(info: dict, scene_classes: Sequence[str],
     ] + [(f'scenes/{s}', c[s]['scenes'],
           c[s]['instances'] if s != 'unlabelled' else '(not annotated)',
           c[s]['fully_occluded_dropped'] if s != 'unlabelled' else '')
-         for s in ('train', 'val', 'unlabelled')])
+         for s in ('train', 'val', 'unlabelled')] +
+        [('objects/train', c['objects']['images'], c['objects']['images'], 0)])
     per_class = _table([('index', 'class', 'train instances',
                          'val instances')] +
                        [(i, name, c['train']['instances_per_class'][name],
@@ -126,6 +135,12 @@ Each scene is rendered in one type, which is also one of its labels (indices
   (train for `train/` and `unlabelled/`, test for `val/`), randomly flipped,
   scaled to {SCALE_RANGE[0]}-{SCALE_RANGE[1]} of the side, placed, and tinted
   (shade 0.3-1.0 of a random colour); later garments cover earlier ones.
+- **Objects.** One garment per image, scaled to {OBJECT_SCALE_RANGE[0]}-{OBJECT_SCALE_RANGE[1]} of the
+  side, tinted, on a black backdrop (as Fashion-MNIST's own images), rendered in an
+  image type like a scene; labels are the
+  garment and the image type, every image labelled. The garments are
+  class-balanced Fashion-MNIST train images that `cls/` does not use, so the
+  classification benchmark's images never appear with labels in pre-training.
 - **Masks.** A garment's mask is its resized intensity above {MASK_THRESHOLD}/255;
   the instance mask is what stays visible of it. A garment covered entirely is
   no instance and no label. Instance masks, boxes (tight around the visible

@@ -58,6 +58,8 @@ def test_layout_is_exactly_the_documented_one(small_demo):
     expected |= {f'scenes/meta/{n}' for n in (
         'classes.txt', 'train_multilabel.json', 'train_partial.json',
         'val_multilabel.json', 'train_list.txt')}
+    expected |= {f'objects/train/{i:06d}.png' for i in range(p.num_objects)}
+    expected |= {'objects/meta/train.json', 'objects/meta/classes.txt'}
     assert all_files(root) == expected
     assert not [n for n in os.listdir(osp.dirname(root))
                 if n.startswith('.')]  # no temporary folder left behind
@@ -130,6 +132,43 @@ def test_train_scenes_use_only_train_garments(small_demo, fashion_mnist_dir):
             labels = multilabel['data_list'][i]['gt_label']
             assert labels[:-1] == sorted(set(visible))
             assert SCENE_CLASSES[labels[-1]] in IMAGE_TYPES
+
+
+def test_objects_are_labelled_single_garments_unseen_by_cls(small_demo,
+                                                            fashion_mnist_dir):
+    """The labelled object-centric source: one visible garment per image,
+    labels garment + image type, class-balanced, and none of its garments is a
+    classification image (the benchmark's labels stay unseen in
+    pre-training)."""
+    root, info = small_demo
+    provenance = read_json(root, 'provenance.json')
+    record = provenance['objects']
+    source = load_split('train', fashion_mnist_dir)
+    labels = read_json(root, 'objects/meta/train.json')
+    assert labels['metainfo']['classes'] == list(SCENE_CLASSES)
+    entries = labels['data_list']
+    assert len(entries) == len(record['garments']) == SMALL_DEMO.num_objects
+    used = []
+    for entry, garments in zip(entries, record['garments']):
+        assert len(garments) == 1
+        index, label, pixels = garments[0]
+        assert pixels > 0 and source.labels[index] == label
+        assert entry['gt_label'][0] == label and len(entry['gt_label']) == 2
+        assert SCENE_CLASSES[entry['gt_label'][1]] in IMAGE_TYPES
+        used.append(index)
+    assert len(set(used)) == len(used)
+    assert not set(used) & set(provenance['cls']['train']['source_indices'])
+    per_class = np.bincount([e['gt_label'][0] for e in entries], minlength=10)
+    assert per_class.tolist() == [SMALL_DEMO.num_objects // 10] * 10
+    assert info['counts']['objects']['images'] == SMALL_DEMO.num_objects
+    image = Image.open(osp.join(root, 'objects/train/000000.png'))
+    assert (image.mode, image.size) == ('RGB', (64, 64))
+
+
+def test_objects_cannot_reuse_classification_images(tmp_path):
+    from mmhybrid.datasets.fashion_demo import DemoParams
+    with pytest.raises(ValueError, match='num_cls_train \\+ num_objects'):
+        DemoParams(num_cls_train=50000, num_objects=20000).check()
 
 
 def test_instance_masks_boxes_and_class_maps_agree(small_demo):
@@ -235,14 +274,14 @@ def test_command_line_builds_then_reports_up_to_date(tmp_path, monkeypatch,
     argv = ['build_fashion_demo.py', '--out', out, '--seed', '3', '--size',
             '32', '--num-train', '3', '--num-val', '2', '--num-unlabelled',
             '2', '--num-cls-train', '10', '--num-cls-test', '10',
-            '--unlabelled-fraction', '0.34']
+            '--unlabelled-fraction', '0.34', '--num-objects', '10']
     monkeypatch.setattr(sys, 'argv', argv)
     tool.main()
     info = read_json(out, 'build_info.json')
     assert info['params'] == dict(seed=3, size=32, num_train=3, num_val=2,
                                   num_unlabelled=2, num_cls_train=10,
                                   num_cls_test=10, unlabelled_fraction=0.34,
-                                  max_garments=4)
+                                  max_garments=4, num_objects=10)
     assert Image.open(osp.join(out, 'scenes/val/000001.png')).size == (32, 32)
     capsys.readouterr()
     tool.main()
