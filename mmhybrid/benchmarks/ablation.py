@@ -10,7 +10,9 @@ Each unit ``<method>-s<seed>``:
 4. writes ``<results>/ablation/<method>-s<seed>.json`` at once.
 
 Every step leaves its output in ``<work_dir>/<method>-s<seed>/`` and is skipped
-when that output exists, so a killed run resumes at the step it was in.
+when that output exists, so a killed run resumes at the step it was in. The
+pre-training goes to ``pretrain-<pretrain hash>/`` (keyed by its own configs only,
+so a changed evaluation reuses it), the evaluations to ``<config hash>/``.
 """
 import hashlib
 import json
@@ -86,12 +88,18 @@ class AblationRun:
         self.splits = make_splits(data_root)
 
     # --------------------------------------------------------------- identity
+    def pretrain_hash(self, method: Method) -> str:
+        """Changes whenever anything that defines the pre-trained weights
+        changes: the method and its stage configs (budget included)."""
+        parts = [json.dumps([method.name, method.stages], sort_keys=True, default=str)]
+        parts += [cfg.pretty_text for cfg in self._stage_configs(method, seed=0)]
+        return _sha('\n'.join(parts))
+
     def config_hash(self, method: Method) -> str:
         """Changes whenever anything that defines the unit's numbers changes: the
         protocol, the method, the pre-training and downstream configs."""
         parts = [json.dumps(self.protocol.as_dict(), sort_keys=True),
-                 json.dumps([method.name, method.stages], sort_keys=True, default=str)]
-        parts += [cfg.pretty_text for cfg in self._stage_configs(method, seed=0)]
+                 self.pretrain_hash(method)]
         parts += [_file_text(FINETUNE_CONFIG)]
         for ev in EVALUATIONS:
             parts += [ev.config, _file_text(ev.config), json.dumps(ev.metrics)]
@@ -207,11 +215,14 @@ class AblationRun:
                 f'{result_path} was made with config hash {record["config_hash"]}, '
                 f'the current protocol is {config_hash}: move it (and '
                 f'{self.work_dir}/{method_name}-s{seed}) away to rerun')
-        unit_dir = osp.join(self.work_dir, f'{method_name}-s{seed}', config_hash)
+        # the pre-training has its own key: changing an evaluation reuses it
+        method_dir = osp.join(self.work_dir, f'{method_name}-s{seed}')
+        pretrain_dir = osp.join(method_dir, 'pretrain-' + self.pretrain_hash(method))
+        unit_dir = osp.join(method_dir, config_hash)
         os.makedirs(unit_dir, exist_ok=True)
         self.log(f'{method_name}-s{seed}: {method.description}')
-        pre = self._pretrain(method, seed, unit_dir)
-        backbone = self._export(pre['checkpoint'], unit_dir)
+        pre = self._pretrain(method, seed, pretrain_dir)
+        backbone = self._export(pre['checkpoint'], pretrain_dir)
         probes = self._probes(backbone, seed, unit_dir)
         wall = dict(pretrain=pre['wall_s'], probes=probes['wall_s'])
         metrics = dict(probes['test'])
@@ -223,6 +234,7 @@ class AblationRun:
             wall[ev.name] = out['wall_s']
         record = dict(
             method=method_name, seed=seed, config_hash=config_hash,
+            pretrain_hash=self.pretrain_hash(method),
             description=method.description,
             images_seen=self.protocol.images_seen if method.stages else 0,
             protocol=self.protocol.as_dict(), versions=package_versions(),

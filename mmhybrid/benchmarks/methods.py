@@ -81,6 +81,23 @@ def set_hybrid_views(cfg: Config, views: Tuple[str, ...]) -> int:
     return count
 
 
+SCENE_LABELS = 'scenes/meta/train_partial.json'
+
+
+def set_scene_labels(cfg: Config, ann_file: str, data_root: str) -> None:
+    """Point every pre-training source at ``data_root`` and the partially
+    labelled scenes (:data:`SCENE_LABELS`) at ``ann_file`` (the benchmark's list
+    without its validation scenes)."""
+    datasets = cfg.train_dataloader.dataset.datasets
+    scenes = [d for d in datasets if d.get('ann_file') == SCENE_LABELS]
+    if len(scenes) != 1:
+        raise ValueError(f'expected one pre-training source with ann_file '
+                         f'{SCENE_LABELS!r}, found {len(scenes)}')
+    for dataset in datasets:
+        dataset['data_root'] = data_root
+    scenes[0]['ann_file'] = ann_file
+
+
 def plan_of(model_cfg: dict) -> StepPlan:
     """The step plan a ``HybridPretrain`` config dict will run."""
     return StepPlan.build(
@@ -103,10 +120,7 @@ def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
         cfg.merge_from_dict(dict(model=copy.deepcopy(overrides)))
         views = plan_of(cfg.model.to_dict()).required_views
         set_hybrid_views(cfg, views)
-        datasets = cfg.train_dataloader.dataset.datasets
-        for dataset in datasets:
-            dataset['data_root'] = data_root
-        datasets[0]['ann_file'] = pretrain_ann_file
+        set_scene_labels(cfg, pretrain_ann_file, data_root)
         cfg.train_dataloader.batch_size = batch_size
         cfg.train_cfg.max_iters = stage_iters
         cfg.param_scheduler = [

@@ -33,11 +33,11 @@ FINETUNE_CONFIG = DEMO + 'swin-demo-hybrid_1xb64-ft-10pct-20e_fashion-cls-64px.p
 EVALUATIONS = [
     Evaluation('finetune', FINETUNE_CONFIG, {'ft10pct_top1': 'accuracy/top1'}),
     Evaluation('detection',
-               DEMO + 'mask-rcnn_swin-demo-hybrid-frozen_fpn_1xb8-300it_fashion-scenes-128px.py',
+               DEMO + 'mask-rcnn_swin-demo-hybrid-frozen_fpn_1xb8-500it_fashion-scenes-64px.py',
                {'det_box_ap': 'coco/bbox_mAP', 'det_mask_ap': 'coco/segm_mAP'},
                scale=100.),
     Evaluation('segmentation',
-               DEMO + 'upernet_swin-demo-hybrid-frozen_1xb8-300it_fashion-scenes-128px.py',
+               DEMO + 'upernet_swin-demo-hybrid-frozen_1xb16-500it_fashion-scenes-64px.py',
                {'seg_miou': 'mIoU'}),
 ]
 

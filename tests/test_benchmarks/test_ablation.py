@@ -44,7 +44,7 @@ def test_quick_run_writes_results_and_resumes(tiny_demo, tmp_path):
     assert records['two-stage']['wall_s']['pretrain'] > 0
     assert records['random']['wall_s']['pretrain'] == 0
     # two stages ran, the second from the first's weights
-    unit = next((tmp_path / 'work_dirs/ablation-quick/two-stage-s0').iterdir())
+    unit = next((tmp_path / 'work_dirs/ablation-quick/two-stage-s0').glob('pretrain-*'))
     stage2 = (unit / 'pretrain_stage2' / 'train.log').read_text()
     assert 'Load checkpoint from' in stage2 and 'pretrain_stage1' in stage2
     assert 'step plan: online 1: masked -> labels' in stage2
