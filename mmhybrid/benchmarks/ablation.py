@@ -24,6 +24,8 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from mmengine.config import Config
+
 from mmhybrid.apis.tool_runs import latest_checkpoint, run_tool
 from .frozen_probe import run_frozen_probes
 from .methods import METHODS, PRETRAIN_CONFIG, Method, stage_configs
@@ -45,9 +47,9 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _file_text(path: str) -> str:
-    with open(osp.join(REPO, path)) as f:
-        return f.read()
+def _resolved_text(config: str) -> str:
+    """The config after inheritance, as text."""
+    return Config.fromfile(osp.join(REPO, config)).pretty_text
 
 
 def _write_json(path: str, data: dict) -> None:
@@ -100,9 +102,11 @@ class AblationRun:
         protocol, the method, the pre-training and downstream configs."""
         parts = [json.dumps(self.protocol.as_dict(), sort_keys=True),
                  self.pretrain_hash(method)]
-        parts += [_file_text(FINETUNE_CONFIG)]
+        # the resolved configs: an edit of a base config counts, a refactor that
+        # builds the same config does not
+        parts += [_resolved_text(FINETUNE_CONFIG)]
         for ev in EVALUATIONS:
-            parts += [ev.config, _file_text(ev.config), json.dumps(ev.metrics)]
+            parts += [ev.config, _resolved_text(ev.config), json.dumps(ev.metrics)]
         return _sha('\n'.join(parts))
 
     def result_path(self, method: str, seed: int) -> str:

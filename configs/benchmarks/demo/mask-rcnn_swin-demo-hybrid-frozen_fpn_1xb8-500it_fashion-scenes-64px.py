@@ -16,21 +16,11 @@ model = dict(train_cfg=dict(
     rpn_proposal=dict(max_per_img=50),
     rcnn=dict(sampler=dict(num=32))))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                    'scale_factor')),
-]
+# the base's pipelines at 64 px
+train_pipeline = [dict(t, scale=img_scale) if t['type'] == 'Resize' else t
+                  for t in _base_.train_pipeline]
+test_pipeline = [dict(t, scale=img_scale) if t['type'] == 'Resize' else t
+                 for t in _base_.test_pipeline]
 train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=16, dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(batch_size=16, dataset=dict(pipeline=test_pipeline))

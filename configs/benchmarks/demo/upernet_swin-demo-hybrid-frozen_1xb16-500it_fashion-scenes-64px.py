@@ -10,22 +10,14 @@ crop_size = (64, 64)
 max_iters = 500
 
 model = dict(data_preprocessor=dict(size=crop_size))
+# the base's pipelines at 64 px
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=False),
-    dict(type='RandomResize', scale=crop_size, ratio_range=(0.75, 1.5),
-         keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs'),
+    dict(t, crop_size=crop_size) if t['type'] == 'RandomCrop' else
+    dict(t, scale=crop_size) if t['type'] in ('RandomResize', 'Resize') else t
+    for t in _base_.train_pipeline
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=crop_size, keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=False),
-    dict(type='PackSegInputs'),
-]
+test_pipeline = [dict(t, scale=crop_size) if t['type'] == 'Resize' else t
+                 for t in _base_.test_pipeline]
 train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=16, dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(batch_size=16, dataset=dict(pipeline=test_pipeline))
