@@ -17,7 +17,9 @@ $(STAMP): setup.py requirements/runtime.txt requirements/build.txt requirements/
 	VENV=$(VENV) bash tools/install/install_stack.sh
 	touch $@
 
-$(DEMO_DATA)/README.md: $(STAMP) tools/dataset_converters/build_fashion_demo.py
+# the builder checks build_info.json itself: a changed builder rebuilds, an unchanged one is instant
+$(DEMO_DATA)/README.md: $(STAMP) tools/dataset_converters/build_fashion_demo.py \
+                        $(wildcard mmhybrid/datasets/fashion_demo/*.py)
 	$(PYTHON) tools/dataset_converters/build_fashion_demo.py --out $(DEMO_DATA)
 
 demo: $(STAMP) $(DEMO_DATA)/README.md

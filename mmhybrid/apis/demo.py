@@ -1,124 +1,226 @@
-"""The end-to-end demo: pre-train, export the backbone, evaluate it downstream.
+"""The end-to-end demo: pre-train, export the backbone, then evaluate it downstream
+beside a randomly initialised backbone of the same architecture.
 
-Each step runs one of the repository's own tools (``tools/train.py``,
+The downstream evaluations are the benchmark's (``mmhybrid.benchmarks.protocol``:
+frozen kNN / linear probes, 10%-label fine-tuning, Mask R-CNN and UperNet on the
+frozen backbone) on shorter schedules, so the demo shows in minutes the effect
+``tools/benchmarks/ablation.py`` measures over seeds. Each training step runs one
+of the repository's own tools (``tools/train.py --final-metrics``,
 ``tools/model_converters/extract_backbone.py``) as a subprocess, exactly as a user
-would, and reads the metrics mmengine logged (``vis_data/scalars.json``).
+would; the probes run in-process.
 """
+import json
 import os
 import os.path as osp
 import sys
+import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
+from ..benchmarks.frozen_probe import run_frozen_probes
+from ..benchmarks.protocol import EVALUATIONS, FINETUNE_CONFIG
+from ..benchmarks.splits import make_splits
 from .progress import DemoProgress
 from .tool_runs import format_table, last_value, latest_checkpoint, logged_scalars
 from .tool_runs import run_tool as run
 
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN_CONFIG = 'configs/pretrain/hybrid_swin-demo_fashion-64px.py'
+BACKBONES = ('pre-trained', 'from scratch')
+PROBES = 'frozen probes (Fashion-MNIST)'
+#: Images per classification split for the demo's frozen probes.
+PROBE_LIMIT = 2000
 
 
-@dataclass
+def _iterations(n: int, decay: str) -> List[str]:
+    """``--cfg-options`` that shorten an iteration-based benchmark config to ``n``
+    iterations, its schedule (warm-up, then ``decay``) rescaled."""
+    options = [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
+               f'default_hooks.checkpoint.interval={n}', 'param_scheduler.0.end=20',
+               f'param_scheduler.1.end={n}']
+    if decay == 'step':  # x0.1 at 80%, as the benchmark
+        options.append(f'param_scheduler.1.milestones=[{int(0.8 * n)}]')
+    else:  # poly from the end of the warm-up
+        options.append('param_scheduler.1.begin=20')
+    return options
+
+
+@dataclass(frozen=True)
 class DownstreamTask:
-    """One downstream evaluation of the pre-trained backbone.
+    """One downstream evaluation, run for both backbones.
 
     Args:
         name (str): Row label in the result table.
         config (str): Config path (its ``default_scope`` picks the library).
-        metrics (dict): Table column -> metric key logged by the evaluator.
+        metrics (dict): Table column -> metric key reported by the evaluator.
+        scale (float): Multiplies every value (COCO AP is a fraction; the table
+            shows %, as papers do).
+        options (list[str]): ``--cfg-options`` (the demo's shorter schedule).
         checkpoint_key (str): Config key that takes the backbone checkpoint.
     """
     name: str
     config: str
     metrics: Dict[str, str]
-    checkpoint_key: str = 'model.backbone.init_cfg.checkpoint'
+    scale: float = 1.
     options: List[str] = field(default_factory=list)
+    checkpoint_key: str = 'model.backbone.init_cfg.checkpoint'
 
 
+_BENCHMARK = {ev.name: ev for ev in EVALUATIONS}
 DOWNSTREAM = [
-    DownstreamTask('linear probe (Fashion-MNIST)',
-                   'configs/benchmarks/demo/swin-demo-hybrid_1xb64-linear-3e_fashion-cls-64px.py',
-                   {'top-1': 'accuracy/top1'}),
-    DownstreamTask('fine-tune (Fashion-MNIST)',
-                   'configs/benchmarks/demo/swin-demo-hybrid_1xb64-ft-3e_fashion-cls-64px.py',
-                   {'top-1': 'accuracy/top1'}),
-    DownstreamTask('Mask R-CNN (scenes, COCO format)',
-                   'configs/benchmarks/demo/mask-rcnn_swin-demo-hybrid_fpn_1xb8-1e_fashion-scenes-128px.py',
-                   {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}),
-    DownstreamTask('UperNet (scenes, class maps)',
-                   'configs/benchmarks/demo/upernet_swin-demo-hybrid_1xb8-500it_fashion-scenes-128px.py',
-                   {'mIoU': 'mIoU'}),
+    DownstreamTask('fine-tune, 10% labels (Fashion-MNIST)', FINETUNE_CONFIG,
+                   {'top-1': 'accuracy/top1'},
+                   options=['train_cfg.max_epochs=5', 'train_cfg.val_interval=5',
+                            'default_hooks.checkpoint.interval=5',
+                            'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
+                            'param_scheduler.1.T_max=4', 'param_scheduler.1.end=5']),
+    DownstreamTask('Mask R-CNN, frozen backbone (scenes)', _BENCHMARK['detection'].config,
+                   {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}, scale=100.,
+                   options=_iterations(200, 'step')),
+    DownstreamTask('UperNet, frozen backbone (scenes)', _BENCHMARK['segmentation'].config,
+                   {'mIoU': 'mIoU'}, options=_iterations(200, 'poly')),
 ]
 
-
-# Seconds each stage took in the README's measured demo (2 CPU cores; pre-training
-# and export: the 20.6 min total less the downstream runs). The progress line's
-# whole-demo ETA counts on them, rescaled by how long the finished stages took.
+# Seconds each stage took in the README's measured demo (2 CPU cores). The
+# progress line's whole-demo ETA counts on them, rescaled by how long the
+# finished stages took.
 EXPECTED_SECONDS = {
-    'pre-training': 110, 'backbone export': 6,
-    'linear probe (Fashion-MNIST)': 82, 'fine-tune (Fashion-MNIST)': 147,
-    'Mask R-CNN (scenes, COCO format)': 723, 'UperNet (scenes, class maps)': 168,
+    'pre-training': 150, 'backbone export': 8,
+    PROBES: 35,
+    'fine-tune, 10% labels (Fashion-MNIST)': 60,
+    'Mask R-CNN, frozen backbone (scenes)': 120,
+    'UperNet, frozen backbone (scenes)': 80,
 }
+PICTURES = ('losses.png', 'probe.png', 'reconstructions.png', 'detections.png',
+            'segmentations.png')
+
+
+def _stage(task: str, backbone: str) -> str:
+    return f'{task}, {backbone}'
 
 
 def run_demo(data_root: str, work_dir: str, pretrain_options: Sequence[str] = (),
              downstream_options: Sequence[str] = (), python: str = sys.executable,
-             log=None, stream=None) -> str:
-    """Run the whole demo; return the result table (also written to
-    ``work_dir/results.md``). While a stage runs, one updating line on
-    ``stream`` (default stdout) shows its progress (:class:`DemoProgress`);
-    ``log`` (default: a line above it) takes the stage announcements."""
+             log: Optional[Callable[[str], None]] = None, stream=None,
+             tasks: Sequence[DownstreamTask] = tuple(DOWNSTREAM),
+             probe_limit: Optional[int] = PROBE_LIMIT) -> str:
+    """Run the whole demo from the working directory that holds ``data_root``
+    (``data/fashion_demo``, as the configs read it); return the result table
+    (also written to ``work_dir/results.md``), with the pictures in ``work_dir``. While a stage
+    runs, one updating line on ``stream`` (default stdout) shows its progress
+    (:class:`DemoProgress`); ``log`` (default: a line above it) takes the stage
+    announcements."""
     if osp.normpath(data_root) != osp.normpath('data/fashion_demo'):
         raise ValueError('the demo configs read data/fashion_demo/; build it there '
                          'with tools/dataset_converters/build_fashion_demo.py')
     if not osp.isfile(osp.join(data_root, 'build_info.json')):
         raise FileNotFoundError(f'{data_root} holds no demo build (build_info.json)')
     os.makedirs(work_dir, exist_ok=True)
-    stages = ['pre-training', 'backbone export'] + [t.name for t in DOWNSTREAM]
-    progress = DemoProgress([(n, EXPECTED_SECONDS.get(n, 0)) for n in stages], stream)
+    splits = make_splits(data_root)
+    stages = ['pre-training', 'backbone export']
+    stages += [_stage(t, b) for t in [PROBES] + [t.name for t in tasks] for b in BACKBONES]
+    progress = DemoProgress(
+        [(n, EXPECTED_SECONDS.get(n.rsplit(', ', 1)[0], EXPECTED_SECONDS.get(n, 0)))
+         for n in stages], stream)
     log = log or progress.message
     times = {}
+
+    # ------------------------------------------------------------ pre-training
     pre_dir = osp.join(work_dir, 'pretrain')
     log(f'[demo] pre-training: {PRETRAIN_CONFIG} -> {pre_dir}')
     options = ['--cfg-options', *pretrain_options] if pretrain_options else []
     times['pre-training'] = run(
-        [python, 'tools/train.py', PRETRAIN_CONFIG, '--work-dir', pre_dir, *options],
+        [python, osp.join(REPO, 'tools/train.py'), osp.join(REPO, PRETRAIN_CONFIG),
+         '--work-dir', pre_dir, *options],
         osp.join(work_dir, 'pretrain.log'), progress=progress.stage('pre-training'))
     records = logged_scalars(pre_dir)
     backbone = osp.join(work_dir, 'backbone.pth')
-    run([python, 'tools/model_converters/extract_backbone.py',
+    times['backbone export'] = run(
+        [python, osp.join(REPO, 'tools/model_converters/extract_backbone.py'),
          latest_checkpoint(pre_dir), backbone], osp.join(work_dir, 'extract.log'),
         progress=progress.stage('backbone export'))
+    checkpoints = {'pre-trained': backbone, 'from scratch': None}
 
-    loss_keys = ('loss', 'raw_mim', 'raw_contrastive', 'raw_multilabel',
-                 'weight_mim', 'weight_contrastive', 'weight_multilabel')
-    first = {k: next((r[k] for r in records if k in r), None) for k in loss_keys}
-    rows = [[k, _fmt(first[k]), _fmt(last_value(records, k))] for k in loss_keys]
-    table = ['## Pre-training (' + PRETRAIN_CONFIG + ')', '',
-             format_table(rows, ['scalar', 'first logged', 'last logged']), '']
-
-    results = []
-    for task in DOWNSTREAM:
-        task_dir = osp.join(work_dir, osp.splitext(osp.basename(task.config))[0])
-        log(f'[demo] {task.name}: {task.config} -> {task_dir}')
-        options = [f'{task.checkpoint_key}={backbone}', *task.options, *downstream_options]
-        times[task.name] = run(
-            [python, 'tools/train.py', task.config, '--work-dir', task_dir,
-             '--cfg-options', *options], osp.join(task_dir + '.log'),
-            progress=progress.stage(task.name))
-        scalars = logged_scalars(task_dir)
-        for column, key in task.metrics.items():
-            results.append([task.name, column, _fmt(last_value(scalars, key))])
+    # -------------------------------------------------------------- downstream
+    results = {}  # (task, column) -> {backbone: value}
+    for which in BACKBONES:
+        name = _stage(PROBES, which)
+        log(f'[demo] {name}: kNN (k=20) and linear probe, {probe_limit} images a split')
+        progress.stage(name)
+        start = time.time()
+        probes = run_frozen_probes(data_root, splits, osp.join(REPO, FINETUNE_CONFIG),
+                                   checkpoints[which], seed=0, limit=probe_limit)
+        times[name] = time.time() - start
+        for column, key in (('kNN top-1', 'knn_top1'), ('linear top-1', 'linear_top1')):
+            results.setdefault((PROBES, column), {})[which] = probes['test'][key]
+    for task in tasks:
+        for which in BACKBONES:
+            name = _stage(task.name, which)
+            task_dir = osp.join(work_dir, osp.splitext(osp.basename(task.config))[0] +
+                                ('' if which == 'pre-trained' else '_scratch'))
+            os.makedirs(task_dir, exist_ok=True)
+            log(f'[demo] {name}: {task.config} -> {task_dir}')
+            init = (f'{task.checkpoint_key}={checkpoints[which]}' if checkpoints[which]
+                    else 'model.backbone.init_cfg=None')
+            metrics_file = osp.join(task_dir, 'final_metrics.json')
+            times[name] = run(
+                [python, osp.join(REPO, 'tools/train.py'), osp.join(REPO, task.config),
+                 '--work-dir', task_dir,
+                 '--final-metrics', metrics_file, '--cfg-options', init,
+                 'randomness.seed=0', *task.options, *downstream_options],
+                task_dir + '.log', progress=progress.stage(name))
+            with open(metrics_file) as f:
+                test = json.load(f)['test']
+            for column, key in task.metrics.items():
+                results.setdefault((task.name, column), {})[which] = test[key] * task.scale
+            if which == 'pre-trained':
+                _pictures(task_dir, work_dir, log)
     progress.close()
-    table += ['## Downstream, same checkpoint', '',
-              format_table(results, ['task', 'metric', 'value']), '',
-              '## Wall time', '',
-              format_table([[k, f'{v:.0f} s'] for k, v in times.items()],
-                           ['step', 'time']), '']
+    _pictures(pre_dir, work_dir, log)
+
+    # ------------------------------------------------------------------- table
+    loss_keys = ('loss', 'raw_mim', 'raw_contrastive', 'raw_multilabel',
+                 'weight_mim', 'weight_contrastive', 'weight_multilabel',
+                 'probe/knn_top1', 'probe/label_mAP')
+    first = {k: next((r[k] for r in records if k in r), None) for k in loss_keys}
+    rows = [[k, _fmt(first[k]), _fmt(last_value(records, k))] for k in loss_keys
+            if first[k] is not None]
+    table = [f'## Pre-training ({PRETRAIN_CONFIG})', '',
+             format_table(rows, ['scalar', 'first logged', 'last logged']), '',
+             '## Downstream: the pre-trained backbone vs the same architecture from '
+             'scratch (test splits)', '',
+             format_table([[task, column, _fmt(v['pre-trained']), _fmt(v['from scratch']),
+                            _signed(v['pre-trained'] - v['from scratch'])]
+                           for (task, column), v in results.items()],
+                          ['task', 'metric', 'pre-trained', 'from scratch',
+                           'difference']), '',
+             '## Wall time', '',
+             format_table([[k, f'{v:.0f} s'] for k, v in times.items()] +
+                          [['total', f'{sum(times.values()):.0f} s']], ['step', 'time']),
+             '', '## Pictures', '',
+             '\n'.join(f'- `{osp.join(work_dir, p)}`' for p in PICTURES
+                       if osp.isfile(osp.join(work_dir, p))), '']
     text = '\n'.join(table)
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write(text)
     return text
 
 
+def _pictures(run_dir: str, out_dir: str, log: Callable[[str], None]) -> None:
+    """The pictures ``run_dir`` has what it takes for, into ``out_dir``."""
+    from ..visualization import visualize_run
+    kinds = {'pretrain': ('losses.png', 'probe.png', 'reconstructions.png'),
+             'mask-rcnn': ('detections.png', ), 'upernet': ('segmentations.png', )}
+    base = osp.basename(run_dir)
+    wanted = next((v for k, v in kinds.items() if base.startswith(k)), ())
+    if wanted:
+        visualize_run(run_dir, out_dir, pictures=wanted,
+                      log=lambda msg: log(f'[demo] {msg}'))
+
+
 def _fmt(value) -> str:
     return 'n/a' if value is None else f'{value:.4g}'
+
+
+def _signed(value: float) -> str:
+    return f'{value:+.2f}'

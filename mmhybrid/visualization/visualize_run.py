@@ -3,7 +3,7 @@ import copy
 import os
 import os.path as osp
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -27,7 +27,8 @@ class Skip(Exception):
 
 
 def visualize_run(run_dir: str, out_dir: Optional[str] = None, num_images: int = 4,
-                  log: Callable[[str], None] = print) -> List[Picture]:
+                  log: Callable[[str], None] = print,
+                  pictures: Optional[Sequence[str]] = None) -> List[Picture]:
     """Write into ``out_dir`` (default: ``run_dir``) the pictures of the run:
 
     - ``losses.png``: each task's ``raw_<task>`` and ``weight_<task>`` over
@@ -41,7 +42,8 @@ def visualize_run(run_dir: str, out_dir: Optional[str] = None, num_images: int =
       ground truth | prediction on ``num_images`` fixed validation scenes.
 
     Each picture is made only when the run has what it needs; the others are
-    returned (and logged) as skipped, with the reason.
+    returned (and logged) as skipped, with the reason. ``pictures`` (file names)
+    limits which are attempted (default: all).
     """
     run = RunDir(run_dir)
     out_dir = out_dir or run_dir
@@ -49,17 +51,23 @@ def visualize_run(run_dir: str, out_dir: Optional[str] = None, num_images: int =
     makers = [('losses.png', _losses), ('probe.png', _probe),
               ('reconstructions.png', _reconstructions),
               ('detections.png', _detections), ('segmentations.png', _segmentations)]
-    pictures = []
+    if pictures is not None:
+        unknown = set(pictures) - {name for name, _ in makers}
+        if unknown:
+            raise ValueError(f'unknown pictures {sorted(unknown)}; known: '
+                             f'{[name for name, _ in makers]}')
+        makers = [(name, make) for name, make in makers if name in pictures]
+    written = []
     for name, make in makers:
         path = osp.join(out_dir, name)
         try:
             note = make(run, path, num_images)
-            pictures.append(Picture(name, path, note))
+            written.append(Picture(name, path, note))
             log(f'wrote {path}: {note}')
         except (Skip, FileNotFoundError) as reason:  # a file the run names is gone
-            pictures.append(Picture(name, None, str(reason)))
+            written.append(Picture(name, None, str(reason)))
             log(f'skipped {name}: {reason}')
-    return pictures
+    return written
 
 
 # ----------------------------------------------------------------- curves

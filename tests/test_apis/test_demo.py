@@ -1,0 +1,75 @@
+"""The demo end to end at toy size: both backbones through every evaluation, the
+table, the pictures."""
+import dataclasses
+import io
+import math
+import os
+import re
+import sys
+
+import pytest
+
+from mmhybrid.apis import demo
+
+TINY_PRETRAIN = [
+    'train_cfg.max_iters=2', 'train_dataloader.batch_size=4',
+    'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+    'default_hooks.checkpoint.interval=2', 'custom_hooks.2.interval=1',
+    'custom_hooks.2.num_bank=20', 'custom_hooks.2.num_query=10',
+    'custom_hooks.2.num_label=4', 'param_scheduler=[]']
+LOADERS = ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+           'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+           'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+           'param_scheduler=[]', 'default_hooks.logger.interval=1']
+TINY = {
+    'finetune': ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+                 'train_dataloader.batch_size=4', 'default_hooks.checkpoint.interval=1'],
+    'iterations': ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+                   'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=2'],
+}
+
+
+@pytest.fixture
+def demo_cwd(tiny_demo, tmp_path, monkeypatch):
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'fashion_demo').symlink_to(tiny_demo)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+    monkeypatch.setenv('OMP_NUM_THREADS', '2')
+    return tmp_path
+
+
+def test_demo_compares_pretrained_with_scratch_and_draws(demo_cwd):
+    tasks = [dataclasses.replace(
+        t, options=TINY['finetune' if 'fine-tune' in t.name else 'iterations'] + LOADERS)
+        for t in demo.DOWNSTREAM]
+    stream, messages = io.StringIO(), []
+    text = demo.run_demo('data/fashion_demo', 'work_dirs/demo', TINY_PRETRAIN,
+                         python=sys.executable, log=messages.append, stream=stream,
+                         tasks=tasks, probe_limit=20)
+    assert (demo_cwd / 'work_dirs/demo/results.md').read_text() == text
+
+    # every downstream row has both backbones and their difference
+    rows = [line.split('|')[1:-1] for line in text.splitlines()
+            if line.startswith('| ') and ('top-1' in line or ' AP ' in line or 'mIoU' in line)]
+    assert {r[1].strip() for r in rows} == {'kNN top-1', 'linear top-1', 'top-1', 'box AP',
+                                           'mask AP', 'mIoU'}
+    for _, _, pre, scratch, diff in rows:
+        pre, scratch, diff = float(pre), float(scratch), float(diff)
+        assert math.isfinite(pre) and math.isfinite(scratch)
+        assert diff == pytest.approx(pre - scratch, abs=0.01)
+    # from scratch means a randomly initialised backbone, not the checkpoint
+    for task in tasks:
+        base = os.path.splitext(os.path.basename(task.config))[0]
+        pre_log = (demo_cwd / f'work_dirs/demo/{base}.log').read_text()
+        scratch_log = (demo_cwd / f'work_dirs/demo/{base}_scratch.log').read_text()
+        assert 'work_dirs/demo/backbone.pth' in pre_log
+        assert 'backbone.pth' not in scratch_log
+
+    # the progress line walked through every stage, the pictures exist
+    stages = re.findall(r'stage (\d+)/(\d+)', stream.getvalue())
+    assert {int(k) for k, _ in stages} == set(range(1, 11)) and stages[0][1] == '10'
+    for picture in demo.PICTURES:
+        assert (demo_cwd / 'work_dirs/demo' / picture).stat().st_size > 1000, picture
+        assert f'work_dirs/demo/{picture}' in text
+    assert any('probe/knn_top1' in line for line in text.splitlines())
