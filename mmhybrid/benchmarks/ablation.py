@@ -28,7 +28,7 @@ from mmengine.config import Config
 
 from mmhybrid.apis.tool_runs import latest_checkpoint, run_tool
 from .frozen_probe import run_frozen_probes
-from .methods import METHODS, PRETRAIN_CONFIG, Method, stage_configs
+from .methods import ALL_METHODS, PRETRAIN_CONFIG, Method, stage_configs
 from .protocol import EVALUATIONS, FINETUNE_CONFIG, Evaluation, Protocol
 from .splits import make_splits
 
@@ -93,7 +93,7 @@ class AblationRun:
     def pretrain_hash(self, method: Method) -> str:
         """Changes whenever anything that defines the pre-trained weights
         changes: the method and its stage configs (budget included)."""
-        parts = [json.dumps([method.name, method.stages], sort_keys=True, default=str)]
+        parts = [json.dumps(method.identity(), sort_keys=True, default=str)]
         parts += [cfg.pretty_text for cfg in self._stage_configs(method, seed=0)]
         return _sha('\n'.join(parts))
 
@@ -206,7 +206,7 @@ class AblationRun:
     # ------------------------------------------------------------------- unit
     def run_unit(self, method_name: str, seed: int) -> dict:
         """Run (or resume) one method and seed; return its result record."""
-        method = METHODS[method_name]
+        method = ALL_METHODS[method_name]
         config_hash = self.config_hash(method)
         result_path = self.result_path(method_name, seed)
         if osp.isfile(result_path):
@@ -256,7 +256,7 @@ class AblationRun:
     def run(self, methods: Sequence[str], seeds: Sequence[int]) -> List[dict]:
         """Seed-major: every method once before any method twice, so a partial
         run already gives a complete table for the first seeds."""
-        unknown = [m for m in methods if m not in METHODS]
+        unknown = [m for m in methods if m not in ALL_METHODS]
         if unknown:
-            raise ValueError(f'unknown methods {unknown}; known: {list(METHODS)}')
+            raise ValueError(f'unknown methods {unknown}; known: {list(ALL_METHODS)}')
         return [self.run_unit(m, s) for s in seeds for m in methods]

@@ -33,10 +33,17 @@ class Method:
         stages (tuple[dict]): ``model`` overrides per stage (merged into the demo
             recipe); the images are split evenly over the stages, each stage
             starts from the previous stage's weights. Empty: no pre-training.
+        config (dict): Other overrides of the recipe (e.g. ``optim_wrapper``),
+            merged into every stage.
     """
     name: str
     description: str
     stages: Tuple[dict, ...] = field(default_factory=tuple)
+    config: dict = field(default_factory=dict)
+
+    def identity(self) -> list:
+        """What defines the method, for the result hashes."""
+        return [self.name, self.stages] + ([self.config] if self.config else [])
 
 
 METHODS: Dict[str, Method] = {m.name: m for m in [
@@ -59,6 +66,26 @@ METHODS: Dict[str, Method] = {m.name: m for m in [
            'half', (dict(SINGLE_TASK_OFF['mim'], **_fixed('mim')),
                     dict(SINGLE_TASK_OFF['multilabel'], **_fixed('multilabel')))),
 ]}
+
+
+# Part 4 of the evidence issue: one change at a time against ``hybrid-shared``,
+# judged on the validation split over seeds (``results/ablation.md``, "Tried
+# changes"). The view-mode and input choices are methods of their own above.
+_BASELINE = METHODS['hybrid-shared'].stages[0]
+TUNING: Dict[str, Method] = {m.name: m for m in [
+    Method('hybrid-shared+fixed-weights', 'hybrid-shared with fixed task weights '
+           '1 : 1 : 1 instead of uncertainty weighting',
+           (dict(_BASELINE, loss_balancer=dict(
+               _delete_=True, type='FixedTaskWeights',
+               weights=dict(mim=1.0, contrastive=1.0, multilabel=1.0))), )),
+    Method('hybrid-shared+bce', 'hybrid-shared with BCE instead of ASL for the '
+           'label head', (dict(_BASELINE, multilabel=dict(head=dict(loss=dict(
+               _delete_=True, type='CrossEntropyLoss', use_sigmoid=True)))), )),
+    Method('hybrid-shared+lr-2e-3', 'hybrid-shared at lr 2e-3 instead of 1e-3',
+           (dict(_BASELINE), ), config=dict(optim_wrapper=dict(optimizer=dict(lr=2e-3)))),
+]}
+#: Everything ``tools/benchmarks/ablation.py --methods`` accepts.
+ALL_METHODS: Dict[str, Method] = {**METHODS, **TUNING}
 
 
 def set_hybrid_views(cfg: Config, views: Tuple[str, ...]) -> int:
@@ -118,6 +145,7 @@ def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
         warmup = max(1, int(warmup_fraction * stage_iters))
         cfg = Config.fromfile(base_config)
         cfg.merge_from_dict(dict(model=copy.deepcopy(overrides)))
+        cfg.merge_from_dict(copy.deepcopy(method.config))
         views = plan_of(cfg.model.to_dict()).required_views
         set_hybrid_views(cfg, views)
         set_scene_labels(cfg, pretrain_ann_file, data_root)

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from mmhybrid.apis.tool_runs import format_table
-from .methods import METHODS
+from .methods import METHODS, TUNING
 from .protocol import METRIC_TITLES, METRICS, SENSITIVITY_METRICS
 
 
@@ -64,6 +64,28 @@ def table(summary, metrics: Sequence[str] = METRICS) -> str:
     return format_table(rows, header)
 
 
+def tuning_table(val, test, baseline: str = 'hybrid-shared',
+                 metrics: Sequence[str] = METRICS) -> Optional[str]:
+    """The tried changes: each ``TUNING`` variant's mean on the validation split
+    (the split that decides) and its difference to ``baseline`` on the seeds
+    both have; the test-split mean beside it for the record."""
+    variants = [m for m in TUNING if m in val]
+    if not variants or baseline not in val:
+        return None
+    rows = []
+    for m in variants:
+        row = [m, TUNING[m].description, str(val[m][metrics[0]][2])]
+        for k in metrics:
+            if k not in val[m] or k not in val[baseline]:
+                row.append('n/a')
+                continue
+            delta = val[m][k][0] - val[baseline][k][0]
+            row.append(f'{val[m][k][0]:.2f} ({delta:+.2f}); test {test[m][k][0]:.2f}')
+        rows.append(row)
+    return format_table(rows, ['variant', 'change', 'seeds'] + [
+        f'{METRIC_TITLES[k]}: val (vs {baseline}); test' for k in metrics])
+
+
 def sensitivity(summary, metrics: Sequence[str] = SENSITIVITY_METRICS,
                 baseline: str = 'random') -> Optional[str]:
     """Per metric: gap between the best pre-trained method and ``baseline``, and
@@ -72,7 +94,7 @@ def sensitivity(summary, metrics: Sequence[str] = SENSITIVITY_METRICS,
         return None
     rows = []
     for k in metrics:
-        others = [m for m in summary if m != baseline and k in summary[m]]
+        others = [m for m in _order(summary) if m != baseline and k in summary[m]]
         if not others or k not in summary[baseline]:
             continue
         best = max(others, key=lambda m: summary[m][k][0])
@@ -140,7 +162,10 @@ def write_report(records: List[dict], md_path: str, png_path: str,
         table(test), '',
         '## Validation split (for choices)', '', table(val), '',
         '## Sensitivity (test split)', '', sensitivity(test) or 'no random baseline yet',
-        '', '## Methods', '',
+        '', '## Tried changes (one at a time against hybrid-shared; decided on the '
+        'validation split)', '',
+        tuning_table(val, test) or 'none run yet', '',
+        '## Methods', '',
         format_table([[m, METHODS[m].description] for m in _order(test)],
                      ['method', 'what']), '',
         'Config hashes: ' + ', '.join(f'{m} {h}' for m, h in hashes), '',

@@ -119,3 +119,32 @@ def test_method_configs_build_the_views_they_read(name, tiny_demo):
     if name == 'contrastive':
         assert configs[0].model.view_mode == 'separate'
         assert configs[0].model.loss_balancer.type == 'FixedTaskWeights'
+
+
+def test_tuning_variants_change_one_thing_and_are_reported_apart():
+    from mmhybrid.benchmarks.methods import ALL_METHODS, TUNING
+    from mmhybrid.benchmarks.report import summarize, table, tuning_table
+    base, = stage_configs(METHODS['hybrid-shared'], 10, 4, 0, 'splits/pretrain_partial.json')
+    for name, variant in TUNING.items():
+        assert ALL_METHODS[name] is variant and name.startswith('hybrid-shared+')
+        cfg, = stage_configs(variant, 10, 4, 0, 'splits/pretrain_partial.json')
+        changed = [k for k in ('model', 'optim_wrapper')
+                   if cfg[k].to_dict() != base[k].to_dict()]
+        assert len(changed) == 1, (name, changed)
+    cfg, = stage_configs(TUNING['hybrid-shared+lr-2e-3'], 10, 4, 0, 'x.json')
+    assert cfg.optim_wrapper.optimizer.lr == 2e-3
+    cfg, = stage_configs(TUNING['hybrid-shared+fixed-weights'], 10, 4, 0, 'x.json')
+    assert cfg.model.loss_balancer.type == 'FixedTaskWeights'
+
+    def record(method, seed, value):
+        metrics = {k: value for k in METRICS}
+        return dict(method=method, seed=seed, metrics=metrics, val_metrics=metrics,
+                    wall_s=dict(pretrain=60.))
+    records = [record('random', 0, 50.), record('hybrid-shared', 0, 60.),
+               record('hybrid-shared', 1, 62.), record('hybrid-shared+bce', 0, 65.),
+               record('hybrid-shared+bce', 1, 63.)]
+    val = summarize(records, 'val_metrics')
+    main = table(summarize(records))
+    assert 'hybrid-shared+bce' not in main and '| hybrid-shared |' in main
+    tried = tuning_table(val, summarize(records))
+    assert '| hybrid-shared+bce |' in tried and '64.00 (+3.00); test 64.00' in tried
