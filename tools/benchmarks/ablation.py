@@ -8,8 +8,12 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
     python tools/benchmarks/ablation.py                 # the full protocol
     python tools/benchmarks/ablation.py --quick         # toy size, minutes
     python tools/benchmarks/ablation.py --report-only   # tables from what exists
+    python tools/benchmarks/ablation.py --methods random multilabel --seeds 0 \
+        --pretrain-iters 3000 --results results/budget-3000 \
+        --work-dir work_dirs/ablation-3000             # another pre-training budget
 """
 import argparse
+import dataclasses
 import os
 import os.path as osp
 import sys
@@ -36,19 +40,29 @@ def main():
                         help='default: results/ (results/quick/ with --quick)')
     parser.add_argument('--work-dir', default=None,
                         help='default: work_dirs/ablation[-quick]')
+    parser.add_argument('--pretrain-iters', type=int, default=None,
+                        help='another pre-training budget (iterations of the '
+                        'protocol batch; the default is the protocol\'s): give it '
+                        'its own --results and --work-dir')
     parser.add_argument('--report-only', action='store_true')
     args = parser.parse_args()
     results = args.results or ('results/quick' if args.quick else 'results')
     work_dir = args.work_dir or ('work_dirs/ablation-quick' if args.quick
                                  else 'work_dirs/ablation')
     if not args.report_only:
-        run = AblationRun(QUICK if args.quick else FULL, results, work_dir, args.data,
+        protocol = QUICK if args.quick else FULL
+        if args.pretrain_iters is not None:
+            if args.results is None or args.work_dir is None:
+                parser.error('--pretrain-iters needs its own --results and --work-dir')
+            protocol = dataclasses.replace(protocol, pretrain_iters=args.pretrain_iters)
+        run = AblationRun(protocol, results, work_dir, args.data,
                           log=lambda msg: print(msg, flush=True))
         run.run(args.methods, args.seeds)
     records = load_records(osp.join(results, 'ablation'))
     if not records:
         sys.exit(f'no results under {results}/ablation yet')
-    command = 'python tools/benchmarks/ablation.py' + (' --quick' if args.quick else '')
+    command = 'python tools/benchmarks/ablation.py' + (' --quick' if args.quick else '') + (
+        f' --pretrain-iters {args.pretrain_iters}' if args.pretrain_iters else '')
     print(write_report(records, osp.join(results, 'ablation.md'),
                        osp.join(results, 'ablation.png'), command))
 
