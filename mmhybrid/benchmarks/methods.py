@@ -78,6 +78,11 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
            (dict(_BASELINE, loss_balancer=dict(
                _delete_=True, type='FixedTaskWeights',
                weights=dict(mim=1.0, contrastive=1.0, multilabel=1.0))), )),
+    Method('hybrid-shared+label-weight-0.25', 'hybrid-shared with fixed task '
+           'weights 1 : 1 : 0.25 (labels down-weighted)',
+           (dict(_BASELINE, loss_balancer=dict(
+               _delete_=True, type='FixedTaskWeights',
+               weights=dict(mim=1.0, contrastive=1.0, multilabel=0.25))), )),
     Method('hybrid-shared+bce', 'hybrid-shared with BCE instead of ASL for the '
            'label head', (dict(_BASELINE, multilabel=dict(head=dict(loss=dict(
                _delete_=True, type='CrossEntropyLoss', use_sigmoid=True)))), )),
