@@ -140,6 +140,7 @@ def run_demo(data_root: str, work_dir: str, pretrain_options: Sequence[str] = ()
          latest_checkpoint(pre_dir), backbone], osp.join(work_dir, 'extract.log'),
         progress=progress.stage('backbone export'))
     checkpoints = {'pre-trained': backbone, 'from scratch': None}
+    _pictures(pre_dir, work_dir, log)
 
     # -------------------------------------------------------------- downstream
     results = {}  # (task, column) -> {backbone: value}
@@ -176,7 +177,6 @@ def run_demo(data_root: str, work_dir: str, pretrain_options: Sequence[str] = ()
             if which == 'pre-trained':
                 _pictures(task_dir, work_dir, log)
     progress.close()
-    _pictures(pre_dir, work_dir, log)
 
     # ------------------------------------------------------------------- table
     loss_keys = ('loss', 'raw_mim', 'raw_contrastive', 'raw_multilabel',

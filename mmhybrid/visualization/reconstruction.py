@@ -50,7 +50,9 @@ def make_masks(mask_generator: dict, count: int, seed: int = 0) -> torch.Tensor:
     run's own ``SimMIMMaskGenerator`` with a fixed seed (global NumPy RNG left
     as it was)."""
     from mmpretrain.registry import TRANSFORMS
-    generator = TRANSFORMS.build(mask_generator)
+    # mmpretrain's scope whatever the caller's (e.g. after an mmseg picture)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        generator = TRANSFORMS.build(mask_generator)
     state = np.random.get_state()
     np.random.seed(seed)
     try:

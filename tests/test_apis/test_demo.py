@@ -16,7 +16,7 @@ TINY_PRETRAIN = [
     'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
     'default_hooks.checkpoint.interval=2', 'custom_hooks.2.interval=1',
     'custom_hooks.2.num_bank=20', 'custom_hooks.2.num_query=10',
-    'custom_hooks.2.num_label=4', 'param_scheduler=[]']
+    'custom_hooks.2.num_label=4', 'param_scheduler=[]', 'default_hooks.logger.interval=1']
 LOADERS = ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
            'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
            'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
@@ -63,8 +63,9 @@ def test_demo_compares_pretrained_with_scratch_and_draws(demo_cwd):
         base = os.path.splitext(os.path.basename(task.config))[0]
         pre_log = (demo_cwd / f'work_dirs/demo/{base}.log').read_text()
         scratch_log = (demo_cwd / f'work_dirs/demo/{base}_scratch.log').read_text()
-        assert 'work_dirs/demo/backbone.pth' in pre_log
-        assert 'backbone.pth' not in scratch_log
+        assert re.search(r'initialised from work_dirs/demo/backbone.pth: loaded \d+ keys',
+                         pre_log), base
+        assert 'initialised from' not in scratch_log and 'init_cfg=None' in scratch_log
 
     # the progress line walked through every stage, the pictures exist
     stages = re.findall(r'stage (\d+)/(\d+)', stream.getvalue())
