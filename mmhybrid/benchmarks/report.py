@@ -175,3 +175,45 @@ def write_report(records: List[dict], md_path: str, png_path: str,
         f.write(text)
     chart(test, png_path)
     return text
+
+
+def budget_table(records: List[dict], metrics: Sequence[str] = METRICS,
+                 key: str = 'metrics') -> str:
+    """Each method's mean per pre-training budget (images seen), one row per
+    (method, budget), from the records of several runs with different
+    ``--pretrain-iters``; methods without pre-training appear once, at 0."""
+    groups = defaultdict(list)
+    for r in records:
+        groups[(r['method'], r['images_seen'])].append(r)
+    rows = []
+    for method in _order({m for m, _ in groups}):
+        for seen in sorted(s for m, s in groups if m == method):
+            summary = summarize(groups[(method, seen)], key)[method]
+            row = [method, str(seen), str(summary[metrics[0]][2])]
+            row += [_cell(summary[k], False) if k in summary else 'n/a'
+                    for k in metrics]
+            row.append(f'{summary["pretrain_min"][0]:.1f}')
+            rows.append(row)
+    return format_table(rows, ['method', 'images seen', 'seeds'] + [
+        METRIC_TITLES[k] for k in metrics] + ['pre-train min'])
+
+
+def write_budget_report(result_dirs: Sequence[str], md_path: str,
+                        command: str) -> str:
+    """``results/budget.md``: the methods at every pre-training budget found
+    in ``result_dirs`` (each the ``--results`` of one ablation run)."""
+    records = [r for d in result_dirs for r in load_records(osp.join(d, 'ablation'))]
+    if not records:
+        raise FileNotFoundError(f'no ablation results under {list(result_dirs)}')
+    lines = [
+        '# Pre-training budget: do more images make pre-training pay?', '',
+        f'Command: `{command}`  ',
+        'Sources: ' + ', '.join(f'`{d}`' for d in result_dirs) + '  ',
+        f'Machine: {records[0]["machine"]}', '',
+        '## Test split (mean ± std over seeds)', '', budget_table(records), '',
+        '## Validation split', '', budget_table(records, key='val_metrics'), '',
+    ]
+    text = '\n'.join(lines)
+    with open(md_path, 'w') as f:
+        f.write(text)
+    return text

@@ -148,3 +148,27 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
     assert 'hybrid-shared+bce' not in main and '| hybrid-shared |' in main
     tried = tuning_table(val, summarize(records))
     assert '| hybrid-shared+bce |' in tried and '64.00 (+3.00); test 64.00' in tried
+
+
+def test_budget_report_rows_per_method_and_budget(tmp_path):
+    from mmhybrid.benchmarks.report import write_budget_report
+
+    def write(results, method, seen, seed, value):
+        unit_dir = tmp_path / results / 'ablation'
+        unit_dir.mkdir(parents=True, exist_ok=True)
+        metrics = {k: value for k in METRICS}
+        (unit_dir / f'{method}-s{seed}.json').write_text(json.dumps(dict(
+            method=method, seed=seed, images_seen=seen, metrics=metrics,
+            val_metrics=metrics, wall_s=dict(pretrain=seen / 100.),
+            machine='test')))
+    write('a', 'random', 0, 0, 70.)
+    write('a', 'multilabel', 32000, 0, 60.)
+    write('a', 'multilabel', 32000, 1, 62.)
+    write('b', 'multilabel', 96000, 0, 75.)
+    text = write_budget_report([str(tmp_path / 'a'), str(tmp_path / 'b')],
+                               str(tmp_path / 'budget.md'), 'cmd')
+    rows = [line for line in text.splitlines() if line.startswith('| multilabel')]
+    assert len(rows) == 4  # two budgets x (test, val)
+    assert '| 32000 ' in rows[0] and '61.00 ± 1.41' in rows[0]
+    assert '| 96000 ' in rows[1] and '75.00' in rows[1]
+    assert text.count('| random ') == 2 and (tmp_path / 'budget.md').is_file()
