@@ -522,6 +522,22 @@ def write_outputs(rows: List[dict], header: List[str], targets: List[str],
                                      model=header[4].split(': ', 1)[1]))
 
 
+def write_profile(lines: List[str], path: str, argv: Optional[Sequence[str]],
+                  device: str) -> None:
+    """Append a step profile (``--profile --out``) with its command, date and
+    machine to a markdown file."""
+    date = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+    args = argv if argv is not None else sys.argv[1:]
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    with open(path, 'a') as f:
+        f.write(f'\n## Step profile, {date}\n\n'
+                'command: `python tools/benchmarks/step_cost.py '
+                + ' '.join(shlex.quote(a) for a in args) + '`  \n'
+                f'machine: {machine_info(device)}; load average '
+                f'{os.getloadavg()[0]:.2f} at end\n\n```\n' + '\n'.join(lines)
+                + '\n```\n')
+
+
 # ---------------------------------------------------------------------- main
 def parse_args(argv: Optional[Sequence[str]] = None):
     parser = argparse.ArgumentParser(
@@ -570,8 +586,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         return
     if args.profile:
         from .step_profile import profile_variants
+        lines = []
+
+        def log(line):
+            print(line)
+            lines.append(line)
         profile_variants(cfg, args.profile_variants, args.batch, device,
-                         args.amp, args.warmup, args.repeats)
+                         args.amp, args.warmup, args.repeats, log=log)
+        if args.out:
+            write_profile(lines, args.out, argv, device)
         return
 
     load_start = os.getloadavg()

@@ -132,3 +132,15 @@ def test_cuda_without_a_gpu_refuses_to_measure_the_cpu(tmp_path):
                     'cuda', '--batch', '2')
     assert proc.returncode != 0
     assert 'CUDA is not available' in proc.stderr
+
+
+def test_profile_appends_to_out_with_its_command(tmp_path):
+    out = tmp_path / 'sc.md'
+    proc = run_tool(REPO, '--profile', '--batch', '2', '--repeats', '1', '--warmup', '1',
+                    '--out', str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    md = out.read_text()
+    assert md.startswith('\n## Step profile, ')
+    assert 'command: `python tools/benchmarks/step_cost.py --profile' in md
+    assert 'backbone (online): forward' in md and 'hybrid-shared' in md
+    assert md.count('```') == 2
