@@ -35,11 +35,17 @@ def test_quick_diagnosis_writes_records_and_resumes(tiny_demo, tmp_path):
     assert proc.returncode == 0 and 'objects-only+lr-3e-4-s0:' not in proc.stdout
 
 
-def test_variants_change_only_what_they_say():
+def test_variants_state_their_whole_recipe():
     base, = stage_configs(METHODS['multilabel'], 10, 4, 0, 'x.json')
-    assert base.train_dataloader.sampler.ratios == [2, 1, 1]
-    assert {'protocol-v2', 'objects-only', 'bce'} <= set(VARIANTS)
-    assert not VARIANTS['protocol-v2'].options
+    v2 = VARIANTS['protocol-v2']
+    assert {'objects-only', 'bce', 'objects+unlabelled+lr-3e-4'} <= set(VARIANTS)
+    for variant in VARIANTS.values():
+        assert {'train_dataloader.sampler.ratios',
+                'optim_wrapper.optimizer.lr'} <= set(variant.options)
+        assert len(variant.ratios) == len(base.train_dataloader.dataset.datasets)
+    assert VARIANTS['bce'].options['model.multilabel.head.loss']['use_sigmoid']
+    assert 'model.multilabel.head.loss' not in v2.options  # the config's ASL
+    assert base.model.multilabel.head.loss.type == 'AsymmetricLoss'
 
 
 def test_table_reports_the_difference_to_random_on_the_same_seeds():
