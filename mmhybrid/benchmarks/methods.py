@@ -86,8 +86,12 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
     Method('hybrid-shared+bce', 'hybrid-shared with BCE instead of ASL for the '
            'label head', (dict(_BASELINE, multilabel=dict(head=dict(loss=dict(
                _delete_=True, type='CrossEntropyLoss', use_sigmoid=True)))), )),
-    Method('hybrid-shared+lr-2e-3', 'hybrid-shared at lr 2e-3 instead of 1e-3',
-           (dict(_BASELINE), ), config=dict(optim_wrapper=dict(optimizer=dict(lr=2e-3)))),
+    Method('hybrid-shared+lr-1e-3', 'hybrid-shared at lr 1e-3 (protocol v2) instead '
+           'of 3e-4', (dict(_BASELINE), ),
+           config=dict(optim_wrapper=dict(optimizer=dict(lr=1e-3)))),
+    Method('hybrid-shared+objects-only', 'hybrid-shared on the labelled objects only '
+           '(no unlabelled scenes)', (dict(_BASELINE), ),
+           config=dict(train_dataloader=dict(sampler=dict(ratios=[1, 0, 0])))),
 ]}
 #: Everything ``tools/benchmarks/ablation.py --methods`` accepts.
 ALL_METHODS: Dict[str, Method] = {**METHODS, **TUNING}

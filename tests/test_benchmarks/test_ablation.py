@@ -128,11 +128,14 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
     for name, variant in TUNING.items():
         assert ALL_METHODS[name] is variant and name.startswith('hybrid-shared+')
         cfg, = stage_configs(variant, 10, 4, 0, 'splits/pretrain_partial.json')
-        changed = [k for k in ('model', 'optim_wrapper')
+        changed = [k for k in ('model', 'optim_wrapper', 'train_dataloader')
                    if cfg[k].to_dict() != base[k].to_dict()]
         assert len(changed) == 1, (name, changed)
-    cfg, = stage_configs(TUNING['hybrid-shared+lr-2e-3'], 10, 4, 0, 'x.json')
-    assert cfg.optim_wrapper.optimizer.lr == 2e-3
+    cfg, = stage_configs(TUNING['hybrid-shared+lr-1e-3'], 10, 4, 0, 'x.json')
+    assert cfg.optim_wrapper.optimizer.lr == 1e-3 and base.optim_wrapper.optimizer.lr == 3e-4
+    cfg, = stage_configs(TUNING['hybrid-shared+objects-only'], 10, 4, 0, 'x.json')
+    assert list(cfg.train_dataloader.sampler.ratios) == [1, 0, 0]
+    assert list(base.train_dataloader.sampler.ratios) == [2, 0, 1]
     cfg, = stage_configs(TUNING['hybrid-shared+fixed-weights'], 10, 4, 0, 'x.json')
     assert cfg.model.loss_balancer.type == 'FixedTaskWeights'
 
