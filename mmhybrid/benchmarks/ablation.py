@@ -52,7 +52,8 @@ def _resolved_text(config: str) -> str:
     return Config.fromfile(osp.join(REPO, config)).pretty_text
 
 
-def _write_json(path: str, data: dict) -> None:
+def write_json(path: str, data: dict) -> None:
+    """Write ``data`` atomically (a killed run leaves no half file)."""
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
         json.dump(data, f, indent=1, sort_keys=True)
@@ -148,7 +149,7 @@ class AblationRun:
                                   '--work-dir', stage_dir],
                                  osp.join(stage_dir, 'train.log'))
             checkpoint = latest_checkpoint(stage_dir)
-            _write_json(done, dict(wall_s=seconds, checkpoint=checkpoint))
+            write_json(done, dict(wall_s=seconds, checkpoint=checkpoint))
             wall += seconds
         return dict(wall_s=wall, checkpoint=checkpoint)
 
@@ -172,7 +173,7 @@ class AblationRun:
                                 limit=self.protocol.probe_limit,
                                 linear_epochs=self.protocol.linear_epochs)
         out['wall_s'] = time.time() - start
-        _write_json(path, out)
+        write_json(path, out)
         return out
 
     def _evaluate(self, ev: Evaluation, backbone: Optional[str], seed: int,
@@ -194,7 +195,7 @@ class AblationRun:
             with open(tool_out) as f:
                 metrics = json.load(f)
             metrics['wall_s'] = seconds
-            _write_json(path, metrics)
+            write_json(path, metrics)
         with open(path) as f:
             raw = json.load(f)
         out = {split: {name: raw[split][key] * ev.scale
@@ -248,7 +249,7 @@ class AblationRun:
             wall_s=wall, metrics=metrics, val_metrics=val_metrics,
             probe_choice=probes['choice'])
         os.makedirs(self.unit_results, exist_ok=True)
-        _write_json(result_path, record)
+        write_json(result_path, record)
         self.log(f'{method_name}-s{seed}: ' + ', '.join(
             f'{k} {v:.2f}' for k, v in metrics.items()))
         return record

@@ -22,23 +22,22 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
 
-import numpy as np
-
 from mmhybrid.apis.tool_runs import format_table, latest_checkpoint, run_tool
+from .ablation import REPO, write_json
 from .frozen_probe import run_frozen_probes
 from .label_head_map import label_head_map
 from .methods import METHODS, stage_configs
 from .protocol import FINETUNE_CONFIG
+from .report import load_records, mean_std, stat_cell
 from .splits import make_splits
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # the sources of the demo pre-training config, in its RatioSampler order:
 # labelled objects, partially labelled scenes, unlabelled scenes
 V2_MIX = [2, 1, 1]
 OBJECTS_ONLY = [1, 0, 0]
 OBJECTS_AND_UNLABELLED = [2, 0, 1]
 ASL = None  # the config's own loss (mmpretrain's AsymmetricLoss)
-BCE = dict(type='CrossEntropyLoss', use_sigmoid=True)
+BCE = dict(_delete_=True, type='CrossEntropyLoss', use_sigmoid=True)
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class Variant:
 
     @property
     def options(self) -> Dict[str, object]:
-        """Dotted config keys -> values set on the stage config."""
+        """Dotted config keys -> values, merged into the stage config."""
         out = {'train_dataloader.sampler.ratios': list(self.ratios),
                'optim_wrapper.optimizer.lr': self.lr}
         if self.loss is not None:
@@ -86,14 +85,6 @@ VARIANTS: Dict[str, Variant] = {v.name: v for v in [
 ]}
 GARMENTS = range(10)  # class indices of the demo world's label space
 PHOTO = 10  # the 'photo' image type: the classification images are plain
-
-
-def _set(cfg, dotted: str, value) -> None:
-    *parents, last = dotted.split('.')
-    node = cfg
-    for key in parents:
-        node = node[key]
-    node[last] = value
 
 
 def garment_ann(data_root: str, list_file: str, out: str) -> str:
@@ -143,7 +134,7 @@ class LabelTaskDiagnosis:
         if not osp.isfile(path):
             record = dict(variant='random', seed=seed, description='no pre-training',
                           val=self._probes(None, seed))
-            _write(path, record)
+            write_json(path, record)
         with open(path) as f:
             return json.load(f)
 
@@ -156,8 +147,7 @@ class LabelTaskDiagnosis:
         cfg, = stage_configs(METHODS['multilabel'], self.iters, self.batch_size, seed,
                              self.splits['pretrain_partial'],
                              data_root=self.data_root.rstrip('/') + '/')
-        for key, value in variant.options.items():
-            _set(cfg, key, value)
+        cfg.merge_from_dict(variant.options)
         run_dir = osp.join(self.work_dir, f'{name}-s{seed}')
         os.makedirs(run_dir, exist_ok=True)
         config = osp.join(run_dir, 'config.py')
@@ -179,7 +169,7 @@ class LabelTaskDiagnosis:
                       iters=self.iters, batch_size=self.batch_size,
                       pretrain_s=seconds, garment_chance=head['chance'], val=val,
                       finished=time.strftime('%Y-%m-%d %H:%M:%S'))
-        _write(path, record)
+        write_json(path, record)
         self.log(f'{name}-s{seed}: ' + ', '.join(f'{k} {v:.2f}' for k, v in val.items()))
         return record
 
@@ -191,17 +181,8 @@ class LabelTaskDiagnosis:
         return records + [self.run_variant(v, s) for s in seeds for v in variants]
 
 
-def _write(path: str, data: dict) -> None:
-    with open(path + '.tmp', 'w') as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(path + '.tmp', path)
-
-
 def _cell(values: List[float]) -> str:
-    if not values:
-        return 'n/a'
-    mean = np.mean(values)
-    return f'{mean:.2f}' + (f' ± {np.std(values, ddof=1):.2f}' if len(values) > 1 else '')
+    return stat_cell(mean_std(values), False) if values else 'n/a'
 
 
 def table(records: List[dict]) -> str:
@@ -227,11 +208,7 @@ def table(records: List[dict]) -> str:
 
 
 def write_table(results: str, command: str) -> str:
-    records = []
-    for name in sorted(os.listdir(results)):
-        if name.endswith('.json'):
-            with open(osp.join(results, name)) as f:
-                records.append(json.load(f))
+    records = load_records(results)
     done = [r for r in records if r['variant'] != 'random']
     lines = ['# Does the label task learn? (validation split)', '',
              f'Command: `{command}`  ',

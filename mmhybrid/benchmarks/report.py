@@ -20,7 +20,7 @@ def load_records(unit_dir: str) -> List[dict]:
     return records
 
 
-def _stats(values: Sequence[float]):
+def mean_std(values: Sequence[float]):
     arr = np.asarray(values, dtype=float)
     std = arr.std(ddof=1) if len(arr) > 1 else float('nan')
     return arr.mean(), std, len(arr)
@@ -33,14 +33,14 @@ def summarize(records: List[dict], key: str = 'metrics') -> Dict[str, Dict[str, 
         for metric, v in r[key].items():
             values[r['method']][metric].append(v)
         values[r['method']]['pretrain_min'].append(r['wall_s']['pretrain'] / 60)
-    return {m: {k: _stats(v) for k, v in per.items()} for m, per in values.items()}
+    return {m: {k: mean_std(v) for k, v in per.items()} for m, per in values.items()}
 
 
 def _order(methods) -> List[str]:
     return [m for m in METHODS if m in methods]
 
 
-def _cell(stat, best: bool) -> str:
+def stat_cell(stat, best: bool) -> str:
     mean, std, n = stat
     text = f'{mean:.2f}' + ('' if np.isnan(std) else f' ± {std:.2f}')
     return f'**{text}**' if best else text
@@ -55,7 +55,7 @@ def table(summary, metrics: Sequence[str] = METRICS) -> str:
         seeds = max(s[2] for s in summary[m].values())
         row = [m, str(seeds)]
         for k in metrics:
-            row.append(_cell(summary[m][k], summary[m][k][0] == best[k])
+            row.append(stat_cell(summary[m][k], summary[m][k][0] == best[k])
                        if k in summary[m] else 'n/a')
         row.append(f'{summary[m]["pretrain_min"][0]:.1f}')
         rows.append(row)
@@ -190,7 +190,7 @@ def budget_table(records: List[dict], metrics: Sequence[str] = METRICS,
         for seen in sorted(s for m, s in groups if m == method):
             summary = summarize(groups[(method, seen)], key)[method]
             row = [method, str(seen), str(summary[metrics[0]][2])]
-            row += [_cell(summary[k], False) if k in summary else 'n/a'
+            row += [stat_cell(summary[k], False) if k in summary else 'n/a'
                     for k in metrics]
             row.append(f'{summary["pretrain_min"][0]:.1f}')
             rows.append(row)
