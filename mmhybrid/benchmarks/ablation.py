@@ -10,9 +10,12 @@ Each unit ``<method>-s<seed>``:
 4. writes ``<results>/ablation/<method>-s<seed>.json`` at once.
 
 Every step leaves its output in ``<work_dir>/<method>-s<seed>/`` and is skipped
-when that output exists, so a killed run resumes at the step it was in. The
-pre-training goes to ``pretrain-<pretrain hash>/`` (keyed by its own configs only,
-so a changed evaluation reuses it), the evaluations to ``<config hash>/``.
+when that output exists, so a killed run resumes at the step it was in. Each step
+has its own key, so a changed step reruns only itself and what reads it: the
+pre-training goes to ``pretrain-<pretrain hash>/`` (its configs), the probes to
+``probes-<hash>/`` and each evaluation to ``<name>-<hash>/`` (the pre-training
+hash, the step's resolved config and options). A result record carries the
+unit's ``config_hash`` over all of them.
 """
 import hashlib
 import json
@@ -98,16 +101,30 @@ class AblationRun:
         parts += [cfg.pretty_text for cfg in self._stage_configs(method, seed=0)]
         return _sha('\n'.join(parts))
 
+    def probes_hash(self, method: Method) -> str:
+        """The frozen probes' key: the weights, the probe budgets and the
+        classification config whose pipeline they read."""
+        return _sha('\n'.join([
+            self.pretrain_hash(method),
+            json.dumps(dict(limit=self.protocol.probe_limit,
+                            linear_epochs=self.protocol.linear_epochs)),
+            _resolved_text(FINETUNE_CONFIG)]))
+
+    def evaluation_hash(self, method: Method, ev: Evaluation) -> str:
+        """One evaluation's key: the weights, its resolved config (an edit of a
+        base config counts, a refactor that builds the same config does not),
+        its options and the metrics it reports."""
+        return _sha('\n'.join([
+            self.pretrain_hash(method), ev.config, _resolved_text(ev.config),
+            json.dumps(ev.metrics), json.dumps(ev.options), str(ev.scale),
+            json.dumps(self.protocol.eval_options.get(ev.name, []))]))
+
     def config_hash(self, method: Method) -> str:
         """Changes whenever anything that defines the unit's numbers changes: the
         protocol, the method, the pre-training and downstream configs."""
         parts = [json.dumps(self.protocol.as_dict(), sort_keys=True),
-                 self.pretrain_hash(method)]
-        # the resolved configs: an edit of a base config counts, a refactor that
-        # builds the same config does not
-        parts += [_resolved_text(FINETUNE_CONFIG)]
-        for ev in EVALUATIONS:
-            parts += [ev.config, _resolved_text(ev.config), json.dumps(ev.metrics)]
+                 self.pretrain_hash(method), self.probes_hash(method)]
+        parts += [self.evaluation_hash(method, ev) for ev in EVALUATIONS]
         return _sha('\n'.join(parts))
 
     def result_path(self, method: str, seed: int) -> str:
@@ -125,12 +142,12 @@ class AblationRun:
         return run_tool([self.python, *args], log_path, cwd=None,
                         env=dict(os.environ, HF_HUB_OFFLINE='1'))
 
-    def _pretrain(self, method: Method, seed: int, unit_dir: str) -> Dict[str, float]:
+    def _pretrain(self, method: Method, seed: int, pretrain_dir: str) -> Dict[str, float]:
         """Run (or resume) the stages; return the last stage's checkpoint (None
         without pre-training) and the summed wall time."""
         wall, checkpoint = 0., None
         for i, cfg in enumerate(self._stage_configs(method, seed)):
-            stage_dir = osp.join(unit_dir, f'pretrain_stage{i + 1}')
+            stage_dir = osp.join(pretrain_dir, f'pretrain_stage{i + 1}')
             done = osp.join(stage_dir, 'done.json')
             if osp.isfile(done):
                 with open(done) as f:
@@ -153,17 +170,17 @@ class AblationRun:
             wall += seconds
         return dict(wall_s=wall, checkpoint=checkpoint)
 
-    def _export(self, checkpoint: Optional[str], unit_dir: str) -> Optional[str]:
+    def _export(self, checkpoint: Optional[str], pretrain_dir: str) -> Optional[str]:
         if checkpoint is None:
             return None
-        backbone = osp.join(unit_dir, 'backbone.pth')
+        backbone = osp.join(pretrain_dir, 'backbone.pth')
         if not osp.isfile(backbone):
             self._tool([osp.join(REPO, 'tools/model_converters/extract_backbone.py'),
-                        checkpoint, backbone], osp.join(unit_dir, 'extract.log'))
+                        checkpoint, backbone], osp.join(pretrain_dir, 'extract.log'))
         return backbone
 
-    def _probes(self, backbone: Optional[str], seed: int, unit_dir: str) -> dict:
-        path = osp.join(unit_dir, 'probes.json')
+    def _probes(self, backbone: Optional[str], seed: int, probe_dir: str) -> dict:
+        path = osp.join(probe_dir, 'probes.json')
         if osp.isfile(path):
             with open(path) as f:
                 return json.load(f)
@@ -173,12 +190,12 @@ class AblationRun:
                                 limit=self.protocol.probe_limit,
                                 linear_epochs=self.protocol.linear_epochs)
         out['wall_s'] = time.time() - start
+        os.makedirs(probe_dir, exist_ok=True)
         write_json(path, out)
         return out
 
     def _evaluate(self, ev: Evaluation, backbone: Optional[str], seed: int,
-                  unit_dir: str) -> dict:
-        eval_dir = osp.join(unit_dir, ev.name)
+                  eval_dir: str) -> dict:
         path = osp.join(eval_dir, 'final_metrics.json')
         tool_out = osp.join(eval_dir, 'tool_metrics.json')
         if not osp.isfile(path):
@@ -223,17 +240,17 @@ class AblationRun:
         # the pre-training has its own key: changing an evaluation reuses it
         method_dir = osp.join(self.work_dir, f'{method_name}-s{seed}')
         pretrain_dir = osp.join(method_dir, 'pretrain-' + self.pretrain_hash(method))
-        unit_dir = osp.join(method_dir, config_hash)
-        os.makedirs(unit_dir, exist_ok=True)
         self.log(f'{method_name}-s{seed}: {method.description}')
         pre = self._pretrain(method, seed, pretrain_dir)
         backbone = self._export(pre['checkpoint'], pretrain_dir)
-        probes = self._probes(backbone, seed, unit_dir)
+        probes = self._probes(backbone, seed, osp.join(
+            method_dir, 'probes-' + self.probes_hash(method)))
         wall = dict(pretrain=pre['wall_s'], probes=probes['wall_s'])
         metrics = dict(probes['test'])
         val_metrics = dict(probes['val'])
         for ev in EVALUATIONS:
-            out = self._evaluate(ev, backbone, seed, unit_dir)
+            out = self._evaluate(ev, backbone, seed, osp.join(
+                method_dir, f'{ev.name}-{self.evaluation_hash(method, ev)}'))
             metrics.update(out['test'])
             val_metrics.update(out['val'])
             wall[ev.name] = out['wall_s']

@@ -175,3 +175,38 @@ def test_budget_report_rows_per_method_and_budget(tmp_path):
     assert '| 32000 ' in rows[0] and '61.00 ± 1.41' in rows[0]
     assert '| 96000 ' in rows[1] and '75.00' in rows[1]
     assert text.count('| random ') == 2 and (tmp_path / 'budget.md').is_file()
+
+
+def test_a_changed_evaluation_reruns_only_itself(tiny_demo, tmp_path, monkeypatch):
+    """Each step has its own key: a new segmentation schedule reuses the probes,
+    the fine-tune and the detection run, and still changes the unit's hash."""
+    from dataclasses import replace
+
+    from mmhybrid.benchmarks.ablation import AblationRun
+    from mmhybrid.benchmarks.methods import ALL_METHODS
+    from mmhybrid.benchmarks.protocol import QUICK
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'fashion_demo').symlink_to(tiny_demo)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('OMP_NUM_THREADS', '2')
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+    lines = []
+    first = AblationRun(QUICK, 'results', 'work_dirs/ablation', log=lines.append)
+    first.run_unit('random', 0)
+    assert sum(line.startswith('  ') for line in lines) == 3  # ft, det, seg
+
+    seg = [*QUICK.eval_options['segmentation'], 'model.decode_head.channels=32']
+    changed = replace(QUICK, eval_options=dict(QUICK.eval_options, segmentation=seg))
+    lines.clear()
+    second = AblationRun(changed, 'results-changed', 'work_dirs/ablation',
+                         log=lines.append)
+    record = second.run_unit('random', 0)
+    ran = [line.split(':')[0].strip() for line in lines if line.startswith('  ')]
+    assert ran == ['segmentation']
+    method = ALL_METHODS['random']
+    assert first.probes_hash(method) == second.probes_hash(method)
+    assert record['config_hash'] != first.config_hash(method)
+    unit = tmp_path / 'work_dirs/ablation/random-s0'
+    assert len(list(unit.glob('segmentation-*'))) == 2
+    assert len(list(unit.glob('finetune-*'))) == 1
+    assert len(list(unit.glob('probes-*'))) == 1
