@@ -2,8 +2,8 @@
 beside a randomly initialised backbone of the same architecture.
 
 The downstream evaluations are the benchmark's (``mmhybrid.benchmarks.protocol``:
-frozen kNN / linear probes, 10%-label fine-tuning, Mask R-CNN and UperNet on the
-frozen backbone) on shorter schedules, so the demo shows in minutes the effect
+frozen kNN / linear probes, 10%-label fine-tuning, Mask R-CNN and UperNet
+fine-tuned end to end) on shorter schedules, so the demo shows in minutes the effect
 ``tools/benchmarks/ablation.py`` measures over seeds. Each training step runs one
 of the repository's own tools (``tools/train.py --final-metrics``,
 ``tools/model_converters/extract_backbone.py``) as a subprocess, exactly as a user
@@ -74,10 +74,10 @@ DOWNSTREAM = [
                             'default_hooks.checkpoint.interval=5',
                             'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
                             'param_scheduler.1.T_max=4', 'param_scheduler.1.end=5']),
-    DownstreamTask('Mask R-CNN, frozen backbone (scenes)', _BENCHMARK['detection'].config,
+    DownstreamTask('Mask R-CNN, fine-tuned (scenes)', _BENCHMARK['detection'].config,
                    {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}, scale=100.,
                    options=_iterations(200, 'step')),
-    DownstreamTask('UperNet, frozen backbone (scenes)', _BENCHMARK['segmentation'].config,
+    DownstreamTask('UperNet, fine-tuned (scenes)', _BENCHMARK['segmentation'].config,
                    {'mIoU': 'mIoU'}, options=_iterations(200, 'poly')),
 ]
 
@@ -88,8 +88,8 @@ EXPECTED_SECONDS = {
     'pre-training': 150, 'backbone export': 8,
     PROBES: 35,
     'fine-tune, 10% labels (Fashion-MNIST)': 60,
-    'Mask R-CNN, frozen backbone (scenes)': 120,
-    'UperNet, frozen backbone (scenes)': 80,
+    'Mask R-CNN, fine-tuned (scenes)': 120,
+    'UperNet, fine-tuned (scenes)': 80,
 }
 PICTURES = ('losses.png', 'probe.png', 'reconstructions.png', 'detections.png',
             'segmentations.png')
