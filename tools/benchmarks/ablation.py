@@ -1,7 +1,7 @@
 """Hybrid pre-training vs its parts and no pre-training, on the demo world.
 
 Methods x seeds x four evaluations (frozen kNN / linear probe, 10%-label
-fine-tuning, frozen Mask R-CNN, frozen UperNet). Resumable: each finished
+fine-tuning, Mask R-CNN and UperNet fine-tuned). Resumable: each finished
 (method, seed) is written to results/ablation/<method>-s<seed>.json at once; a
 rerun skips what is done. Writes results/ablation.md and results/ablation.png.
 
