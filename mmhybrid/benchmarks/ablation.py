@@ -237,7 +237,7 @@ class AblationRun:
                 f'{result_path} was made with config hash {record["config_hash"]}, '
                 f'the current protocol is {config_hash}: move it (and '
                 f'{self.work_dir}/{method_name}-s{seed}) away to rerun')
-        # the pre-training has its own key: changing an evaluation reuses it
+        # every step has its own key (module docstring): a changed step reruns alone
         method_dir = osp.join(self.work_dir, f'{method_name}-s{seed}')
         pretrain_dir = osp.join(method_dir, 'pretrain-' + self.pretrain_hash(method))
         self.log(f'{method_name}-s{seed}: {method.description}')
