@@ -2,8 +2,6 @@
 """Train a model from a config: pre-training (mmpretrain scope) or the downstream
 mmpretrain / mmdet / mmseg configs, whose ``default_scope`` picks the library."""
 import argparse
-import json
-import numbers
 import os
 import os.path as osp
 
@@ -15,6 +13,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmhybrid  # noqa: E402,F401  (checkpoint loader; registers modules)
 from mmhybrid.engine import adapt_cfg_for_cpu, init_cpu_process_group  # noqa: E402
+from mmhybrid.engine.hooks import FinalMetricsHook  # noqa: E402
 
 
 def parse_args():
@@ -41,8 +40,9 @@ def parse_args():
                         default='none', help='job launcher')
     parser.add_argument(
         '--final-metrics', metavar='JSON',
-        help='after training, evaluate the final model on the val and test '
-        'dataloaders the config has and write {"val": ..., "test": ...} here')
+        help='after training, write the final model\'s metrics on the val and '
+        'test dataloaders the config has here as {"val": ..., "test": ...} '
+        '(the last validation is reused when it ran on the final weights)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -92,22 +92,13 @@ def main():
     cfg = adapt_cfg_for_cpu(cfg)
     init_cpu_process_group(cfg.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    final_metrics = None
     if args.final_metrics:
-        write_final_metrics(runner, cfg, args.final_metrics)
-
-
-def write_final_metrics(runner, cfg, path):
-    metrics = {}
-    if cfg.get('val_dataloader') and cfg.get('val_evaluator'):
-        metrics['val'] = runner.val()
-    if cfg.get('test_dataloader') and cfg.get('test_evaluator'):
-        metrics['test'] = runner.test()
-    if runner.rank == 0:
-        with open(path, 'w') as f:
-            json.dump({split: {k: float(v) for k, v in values.items()
-                               if isinstance(v, numbers.Real)}
-                       for split, values in metrics.items()}, f, indent=1)
+        final_metrics = FinalMetricsHook(args.final_metrics)
+        runner.register_hook(final_metrics)
+    runner.train()
+    if final_metrics is not None:
+        final_metrics.write(runner, cfg)
 
 
 if __name__ == '__main__':
