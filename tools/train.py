@@ -51,8 +51,6 @@ def parse_args():
 
 def merge_args(cfg, args):
     """Merge command-line arguments into the config (as mmpretrain's train.py)."""
-    if args.no_validate:
-        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -70,6 +68,8 @@ def merge_args(cfg, args):
         cfg.auto_scale_lr.enable = True
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.no_validate:  # after the options, which may set val loader fields
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(field)
         if loader is None:

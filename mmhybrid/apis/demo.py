@@ -35,9 +35,8 @@ PROBE_LIMIT = 2000
 def _iterations(n: int, decay: str) -> List[str]:
     """``--cfg-options`` that shorten an iteration-based benchmark config to ``n``
     iterations, its schedule (warm-up, then ``decay``) rescaled."""
-    options = [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
-               f'default_hooks.checkpoint.interval={n}', 'param_scheduler.0.end=20',
-               f'param_scheduler.1.end={n}']
+    options = [f'train_cfg.max_iters={n}', f'default_hooks.checkpoint.interval={n}',
+               'param_scheduler.0.end=20', f'param_scheduler.1.end={n}']
     if decay == 'step':  # x0.1 at 80%, as the benchmark
         options.append(f'param_scheduler.1.milestones=[{int(0.8 * n)}]')
     else:  # poly from the end of the warm-up
@@ -70,15 +69,16 @@ _BENCHMARK = {ev.name: ev for ev in EVALUATIONS}
 DOWNSTREAM = [
     DownstreamTask('fine-tune, 10% labels (Fashion-MNIST)', FINETUNE_CONFIG,
                    {'top-1': 'accuracy/top1'},
-                   options=['train_cfg.max_epochs=5', 'train_cfg.val_interval=5',
-                            'default_hooks.checkpoint.interval=5',
+                   options=['train_cfg.max_epochs=5', 'default_hooks.checkpoint.interval=5',
                             'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
                             'param_scheduler.1.T_max=4', 'param_scheduler.1.end=5']),
     DownstreamTask('Mask R-CNN, fine-tuned (scenes)', _BENCHMARK['detection'].config,
                    {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}, scale=100.,
                    options=_iterations(200, 'step')),
     DownstreamTask('UperNet, fine-tuned (scenes)', _BENCHMARK['segmentation'].config,
-                   {'mIoU': 'mIoU'}, options=_iterations(200, 'poly')),
+                   # a random backbone leaves the background-only solution after
+                   # ~250 iterations at lr 1e-3 (results/README.md)
+                   {'mIoU': 'mIoU'}, options=_iterations(400, 'poly')),
 ]
 
 # Seconds each stage took in the README's measured demo (2 CPU cores). The
@@ -166,7 +166,7 @@ def run_demo(data_root: str, work_dir: str, pretrain_options: Sequence[str] = ()
             metrics_file = osp.join(task_dir, 'final_metrics.json')
             times[name] = run(
                 [python, osp.join(REPO, 'tools/train.py'), osp.join(REPO, task.config),
-                 '--work-dir', task_dir,
+                 '--work-dir', task_dir, '--no-validate',  # the table is test's
                  '--final-metrics', metrics_file, '--cfg-options', init,
                  'randomness.seed=0', *task.options, *downstream_options],
                 task_dir + '.log', progress=progress.stage(name))

@@ -2,6 +2,7 @@
 table, the pictures."""
 import dataclasses
 import io
+import json
 import math
 import os
 import re
@@ -68,6 +69,11 @@ def test_demo_compares_pretrained_with_scratch_and_draws(demo_cwd):
         assert re.search(r'initialised from work_dirs/demo/backbone.pth: loaded \d+ keys',
                          pre_log), base
         assert 'initialised from' not in scratch_log and 'init_cfg=None' in scratch_log
+        # the table reports the test split: no run spends time validating
+        for run_dir in (base, f'{base}_scratch'):
+            metrics = json.loads(
+                (demo_cwd / f'work_dirs/demo/{run_dir}/final_metrics.json').read_text())
+            assert list(metrics) == ['test'], run_dir
 
     # the progress line walked through every stage, the pictures exist
     stages = re.findall(r'stage (\d+)/(\d+)', stream.getvalue())
