@@ -16,6 +16,11 @@ pre-training goes to ``pretrain-<pretrain hash>/`` (its configs), the probes to
 ``probes-<hash>/`` and each evaluation to ``<name>-<hash>/`` (the pre-training
 hash, the step's resolved config and options). A result record carries the
 unit's ``config_hash`` over all of them.
+
+A run may leave out downstream evaluations (``evaluations``): a screening pass
+(pre-training, probes, fine-tune) whose steps a later full run in the same work
+directory reuses. Its records hold only those metrics and have their own
+``config_hash``, so they go to their own results directory.
 """
 import hashlib
 import json
@@ -74,13 +79,23 @@ class AblationRun:
             ``data/fashion_demo/`` relative to the working directory.
         python (str): Interpreter for the tool subprocesses.
         log (callable): Progress lines.
+        evaluations (Sequence[str], optional): Names of the downstream
+            evaluations to run (``EVALUATIONS``; default all). The frozen
+            probes always run.
     """
 
     def __init__(self, protocol: Protocol, results_dir: str = 'results',
                  work_dir: str = 'work_dirs/ablation',
                  data_root: str = 'data/fashion_demo', python: str = sys.executable,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print,
+                 evaluations: Optional[Sequence[str]] = None) -> None:
         self.protocol = protocol
+        known = [ev.name for ev in EVALUATIONS]
+        unknown = sorted(set(evaluations or ()) - set(known))
+        if unknown:
+            raise ValueError(f'unknown evaluations {unknown}; known: {known}')
+        self.evaluations = [ev for ev in EVALUATIONS
+                            if evaluations is None or ev.name in evaluations]
         self.results_dir = results_dir
         self.unit_results = osp.join(results_dir, 'ablation')
         self.work_dir = work_dir
@@ -124,7 +139,7 @@ class AblationRun:
         protocol, the method, the pre-training and downstream configs."""
         parts = [json.dumps(self.protocol.as_dict(), sort_keys=True),
                  self.pretrain_hash(method), self.probes_hash(method)]
-        parts += [self.evaluation_hash(method, ev) for ev in EVALUATIONS]
+        parts += [self.evaluation_hash(method, ev) for ev in self.evaluations]
         return _sha('\n'.join(parts))
 
     def result_path(self, method: str, seed: int) -> str:
@@ -248,7 +263,7 @@ class AblationRun:
         wall = dict(pretrain=pre['wall_s'], probes=probes['wall_s'])
         metrics = dict(probes['test'])
         val_metrics = dict(probes['val'])
-        for ev in EVALUATIONS:
+        for ev in self.evaluations:
             out = self._evaluate(ev, backbone, seed, osp.join(
                 method_dir, f'{ev.name}-{self.evaluation_hash(method, ev)}'))
             metrics.update(out['test'])
@@ -259,6 +274,7 @@ class AblationRun:
             pretrain_hash=self.pretrain_hash(method),
             description=method.description,
             images_seen=self.protocol.images_seen if method.stages else 0,
+            evaluations=['probes'] + [ev.name for ev in self.evaluations],
             protocol=self.protocol.as_dict(), versions=package_versions(),
             machine=f'{platform.machine()}, {os.cpu_count()} CPUs, '
                     f'{platform.python_implementation()} {platform.python_version()}',

@@ -229,3 +229,37 @@ def test_dense_evaluations_fine_tune_on_the_split_of_the_frozen_protocol():
         assert 'splits/' not in str(cfg.test_dataloader.dataset), name  # scenes/val
     anchors = evals['detection'].model.rpn_head.anchor_generator
     assert min(anchors.scales) * min(anchors.strides) == 16
+
+
+def test_a_screen_runs_only_its_evaluations_and_a_full_run_reuses_them(
+        tiny_demo, tmp_path, monkeypatch):
+    """``evaluations=['finetune']``: pre-training, probes and fine-tune only, in
+    a record of their own; the full run in the same work directory adds just the
+    dense evaluations."""
+    from mmhybrid.benchmarks.ablation import AblationRun
+    from mmhybrid.benchmarks.protocol import QUICK
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'fashion_demo').symlink_to(tiny_demo)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('OMP_NUM_THREADS', '2')
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+    with pytest.raises(ValueError, match='unknown evaluations'):
+        AblationRun(QUICK, 'results-screen', 'work_dirs/ablation',
+                    evaluations=['detection', 'retrieval'])
+    lines = []
+    screen = AblationRun(QUICK, 'results-screen', 'work_dirs/ablation',
+                         log=lines.append, evaluations=['finetune'])
+    record = screen.run_unit('mim', 0)
+    assert [line.split(':')[0].strip() for line in lines if line.startswith('  ')] == [
+        'pre-training stage 1/1', 'finetune']
+    assert set(record['metrics']) == {'knn_top1', 'linear_top1', 'ft10pct_top1'}
+    assert record['evaluations'] == ['probes', 'finetune']
+
+    lines.clear()
+    full = AblationRun(QUICK, 'results', 'work_dirs/ablation', log=lines.append)
+    record = full.run_unit('mim', 0)
+    assert [line.split(':')[0].strip() for line in lines if line.startswith('  ')] == [
+        'detection', 'segmentation']
+    assert set(record['metrics']) == set(METRICS)
+    assert record['config_hash'] != json.loads(
+        (tmp_path / 'results-screen/ablation/mim-s0.json').read_text())['config_hash']

@@ -11,6 +11,8 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
     python tools/benchmarks/ablation.py --methods random multilabel --seeds 0 \
         --pretrain-iters 3000 --results results/budget-3000 \
         --work-dir work_dirs/ablation-3000             # another pre-training budget
+    python tools/benchmarks/ablation.py --methods hybrid-shared+label-weight-4 \
+        --evaluations finetune --results results/screen  # a screen: probes + fine-tune
 """
 import argparse
 import dataclasses
@@ -22,7 +24,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 from mmhybrid.benchmarks.ablation import AblationRun  # noqa: E402
 from mmhybrid.benchmarks.methods import ALL_METHODS, METHODS  # noqa: E402
-from mmhybrid.benchmarks.protocol import FULL, QUICK  # noqa: E402
+from mmhybrid.benchmarks.protocol import EVALUATIONS, FULL, QUICK  # noqa: E402
 from mmhybrid.benchmarks.report import load_records, write_report  # noqa: E402
 
 
@@ -44,6 +46,12 @@ def main():
                         help='another pre-training budget (iterations of the '
                         'protocol batch; the default is the protocol\'s): give it '
                         'its own --results and --work-dir')
+    parser.add_argument('--evaluations', nargs='+', default=None,
+                        choices=[ev.name for ev in EVALUATIONS],
+                        help='downstream evaluations to run (default: all; the '
+                        'frozen probes always run): a screen, whose steps a full '
+                        'run in the same --work-dir reuses; give it its own '
+                        '--results')
     parser.add_argument('--report-only', action='store_true')
     args = parser.parse_args()
     results = args.results or ('results/quick' if args.quick else 'results')
@@ -55,14 +63,19 @@ def main():
             if args.results is None or args.work_dir is None:
                 parser.error('--pretrain-iters needs its own --results and --work-dir')
             protocol = dataclasses.replace(protocol, pretrain_iters=args.pretrain_iters)
+        if args.evaluations is not None and args.results is None:
+            parser.error('--evaluations needs its own --results (its records hold '
+                         'only those metrics)')
         run = AblationRun(protocol, results, work_dir, args.data,
-                          log=lambda msg: print(msg, flush=True))
+                          log=lambda msg: print(msg, flush=True),
+                          evaluations=args.evaluations)
         run.run(args.methods, args.seeds)
     records = load_records(osp.join(results, 'ablation'))
     if not records:
         sys.exit(f'no results under {results}/ablation yet')
     command = 'python tools/benchmarks/ablation.py' + (' --quick' if args.quick else '') + (
-        f' --pretrain-iters {args.pretrain_iters}' if args.pretrain_iters else '')
+        f' --pretrain-iters {args.pretrain_iters}' if args.pretrain_iters else '') + (
+        ' --evaluations ' + ' '.join(args.evaluations) if args.evaluations else '')
     print(write_report(records, osp.join(results, 'ablation.md'),
                        osp.join(results, 'ablation.png'), command))
 
