@@ -89,7 +89,9 @@ def tuning_table(val, test, baseline: str = 'hybrid-shared',
 def sensitivity(summary, metrics: Sequence[str] = SENSITIVITY_METRICS,
                 baseline: str = 'random') -> Optional[str]:
     """Per metric: gap between the best pre-trained method and ``baseline``, and
-    3x the larger of their stds over seeds (the criterion: gap > 3 std)."""
+    3x the larger of their stds over seeds (the criterion: gap > 3 std). The best
+    is taken among the methods with a std (two seeds or more) when there are
+    any: a one-seed method cannot be weighed against the seed spread."""
     if baseline not in summary:
         return None
     rows = []
@@ -97,6 +99,7 @@ def sensitivity(summary, metrics: Sequence[str] = SENSITIVITY_METRICS,
         others = [m for m in _order(summary) if m != baseline and k in summary[m]]
         if not others or k not in summary[baseline]:
             continue
+        others = [m for m in others if summary[m][k][2] > 1] or others
         best = max(others, key=lambda m: summary[m][k][0])
         gap = summary[best][k][0] - summary[baseline][k][0]
         std = max(summary[best][k][1], summary[baseline][k][1])

@@ -263,3 +263,22 @@ def test_a_screen_runs_only_its_evaluations_and_a_full_run_reuses_them(
     assert set(record['metrics']) == set(METRICS)
     assert record['config_hash'] != json.loads(
         (tmp_path / 'results-screen/ablation/mim-s0.json').read_text())['config_hash']
+
+
+def test_sensitivity_weighs_the_best_method_with_seeds_against_the_spread():
+    from mmhybrid.benchmarks.report import sensitivity, summarize
+
+    def record(method, seed, value):
+        return dict(method=method, seed=seed, metrics={'linear_top1': value},
+                    wall_s=dict(pretrain=1.))
+    records = [record('random', 0, 70.), record('random', 1, 71.),
+               record('random', 2, 72.),  # std 1.0
+               record('multilabel', 0, 75.), record('multilabel', 1, 76.),
+               record('hybrid-shared', 0, 90.)]  # one seed: no std to weigh
+    rows = [line for line in sensitivity(summarize(records), ['linear_top1']).splitlines()
+            if line.startswith('| linear')]
+    cells = [c.strip() for c in rows[0].split('|')[1:-1]]
+    assert cells[1:] == ['multilabel', '+4.50', '3.00', 'yes']
+    noisy = records + [record('multilabel', 2, 65.)]
+    row = sensitivity(summarize(noisy), ['linear_top1']).splitlines()[-1]
+    assert row.rstrip(' |').endswith('no')
