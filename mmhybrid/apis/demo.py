@@ -85,11 +85,11 @@ DOWNSTREAM = [
 # progress line's whole-demo ETA counts on them, rescaled by how long the
 # finished stages took.
 EXPECTED_SECONDS = {
-    'pre-training': 150, 'backbone export': 8,
-    PROBES: 35,
-    'fine-tune, 10% labels (Fashion-MNIST)': 60,
-    'Mask R-CNN, fine-tuned (scenes)': 120,
-    'UperNet, fine-tuned (scenes)': 80,
+    'pre-training': 120, 'backbone export': 6,
+    PROBES: 13,
+    'fine-tune, 10% labels (Fashion-MNIST)': 45,
+    'Mask R-CNN, fine-tuned (scenes)': 136,
+    'UperNet, fine-tuned (scenes)': 130,
 }
 PICTURES = ('losses.png', 'probe.png', 'reconstructions.png', 'detections.png',
             'segmentations.png')
