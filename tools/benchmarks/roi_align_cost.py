@@ -59,7 +59,6 @@ def main():
     feats = torch.randn(args.images, args.channels, side, side, generator=gen)
     rois = random_rois(args.rois, args.images, args.image_size, gen)
     feats, rois = feats.to(args.device), rois.to(args.device)
-    weight = None
     print(f'{args.rois} RoIs on {args.images} x {args.channels} x {side} x {side} '
           f'features (stride {args.stride}), {args.device}, '
           f'{torch.get_num_threads()} threads, median of {args.repeats}')
@@ -68,13 +67,13 @@ def main():
     print('|---|---|---|---|---|---|')
     for size in (7, 14):  # the bbox and the mask RoI extractors
         results = {}
+        weight = torch.randn(args.rois, args.channels, size, size,
+                             generator=gen).to(args.device)
         for name, torchvision in (('mmcv', False), ('torchvision', True)):
             layer = RoIAlign(size, spatial_scale=1 / args.stride, sampling_ratio=2,
                              aligned=True, use_torchvision=torchvision)
             x = feats.detach().requires_grad_()
             out = layer(x, rois)
-            if weight is None or weight.shape != out.shape:
-                weight = torch.randn(out.shape, generator=gen).to(args.device)
             (out * weight).sum().backward()
             results[name] = (out.detach(), x.grad,
                              *measure(layer, feats, rois, args.repeats))
