@@ -5,9 +5,9 @@ The classification evaluations are the benchmark's (``mmhybrid.benchmarks.protoc
 frozen kNN / linear probes, 10%-label fine-tuning) on shorter schedules. Mask R-CNN
 and UperNet use the benchmark's data, pipelines and splits but fine-tune the
 backbone (``DEMO_DETECTION_CONFIG``, ``DEMO_SEGMENTATION_CONFIG``): the benchmark
-trains them on frozen features, which after its 1000 iterations reach box AP 1-2
-and mIoU 11-13 against 5-7 and 14-16 fine-tuned (results/README.md), too little
-for the demo's few hundred. Each training step runs one of the repository's own
+trains them on frozen features, where Mask R-CNN reaches box AP 1-2 after its
+1000 iterations against 5-7 fine-tuned (results/README.md), too little for the
+demo's few hundred. Each training step runs one of the repository's own
 tools (``tools/train.py --final-metrics``,
 ``tools/model_converters/extract_backbone.py``) as a subprocess, exactly as a user
 would; the probes run in-process.
