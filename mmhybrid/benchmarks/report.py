@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from mmhybrid.apis.tool_runs import format_table
-from .methods import METHODS, TUNING
+from .methods import METHODS, TUNING, base_of
 from .protocol import METRIC_TITLES, METRICS, SENSITIVITY_METRICS
 
 
@@ -64,26 +64,26 @@ def table(summary, metrics: Sequence[str] = METRICS) -> str:
     return format_table(rows, header)
 
 
-def tuning_table(val, test, baseline: str = 'hybrid-shared',
-                 metrics: Sequence[str] = METRICS) -> Optional[str]:
+def tuning_table(val, test, metrics: Sequence[str] = METRICS) -> Optional[str]:
     """The tried changes: each ``TUNING`` variant's mean on the validation split
-    (the split that decides) and its difference to ``baseline`` on the seeds
-    both have; the test-split mean beside it for the record."""
+    (the split that decides) and its difference to its base method
+    (``<base>+<change>``); the test-split mean beside it for the record."""
     variants = [m for m in TUNING if m in val]
-    if not variants or baseline not in val:
+    if not variants:
         return None
     rows = []
     for m in variants:
-        row = [m, TUNING[m].description, str(val[m][metrics[0]][2])]
+        base = base_of(m)
+        row = [m, TUNING[m].description, str(val[m][metrics[0]][2]), base]
         for k in metrics:
-            if k not in val[m] or k not in val[baseline]:
+            if k not in val[m] or k not in val.get(base, {}):
                 row.append('n/a')
                 continue
-            delta = val[m][k][0] - val[baseline][k][0]
+            delta = val[m][k][0] - val[base][k][0]
             row.append(f'{val[m][k][0]:.2f} ({delta:+.2f}); test {test[m][k][0]:.2f}')
         rows.append(row)
-    return format_table(rows, ['variant', 'change', 'seeds'] + [
-        f'{METRIC_TITLES[k]}: val (vs {baseline}); test' for k in metrics])
+    return format_table(rows, ['variant', 'change', 'seeds', 'vs'] + [
+        f'{METRIC_TITLES[k]}: val (vs base); test' for k in metrics])
 
 
 def sensitivity(summary, metrics: Sequence[str] = SENSITIVITY_METRICS,

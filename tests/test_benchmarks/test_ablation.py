@@ -122,15 +122,23 @@ def test_method_configs_build_the_views_they_read(name, tiny_demo):
 
 
 def test_tuning_variants_change_one_thing_and_are_reported_apart():
-    from mmhybrid.benchmarks.methods import ALL_METHODS, TUNING
+    from mmhybrid.benchmarks.methods import ALL_METHODS, TUNING, base_of
     from mmhybrid.benchmarks.report import summarize, table, tuning_table
-    base, = stage_configs(METHODS['hybrid-shared'], 10, 4, 0, 'splits/pretrain_partial.json')
     for name, variant in TUNING.items():
-        assert ALL_METHODS[name] is variant and name.startswith('hybrid-shared+')
-        cfg, = stage_configs(variant, 10, 4, 0, 'splits/pretrain_partial.json')
+        assert ALL_METHODS[name] is variant
+        base_cfg, = stage_configs(METHODS[base_of(name)], 10, 4, 0, 'x.json')
+        cfg, = stage_configs(variant, 10, 4, 0, 'x.json')
         changed = [k for k in ('model', 'optim_wrapper', 'train_dataloader')
-                   if cfg[k].to_dict() != base[k].to_dict()]
+                   if cfg[k].to_dict() != base_cfg[k].to_dict()]
         assert len(changed) == 1, (name, changed)
+    with pytest.raises(ValueError, match='main table'):
+        base_of('hybrid-shared')
+    with pytest.raises(ValueError, match='main table'):
+        base_of('no-such-method+bce')
+    base, = stage_configs(METHODS['hybrid-shared'], 10, 4, 0, 'x.json')
+    cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4'], 10, 4, 0, 'x.json')
+    assert cfg.model.label_input == 'unmasked'
+    assert cfg.model.loss_balancer.weights.multilabel == 4.0
     cfg, = stage_configs(TUNING['hybrid-shared+lr-1e-3'], 10, 4, 0, 'x.json')
     assert cfg.optim_wrapper.optimizer.lr == 1e-3 and base.optim_wrapper.optimizer.lr == 3e-4
     cfg, = stage_configs(TUNING['hybrid-shared+objects-only'], 10, 4, 0, 'x.json')
@@ -145,12 +153,16 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
                     wall_s=dict(pretrain=60.))
     records = [record('random', 0, 50.), record('hybrid-shared', 0, 60.),
                record('hybrid-shared', 1, 62.), record('hybrid-shared+bce', 0, 65.),
-               record('hybrid-shared+bce', 1, 63.)]
+               record('hybrid-shared+bce', 1, 63.), record('hybrid-shared-unmasked', 0, 70.),
+               record('hybrid-shared-unmasked+label-weight-4', 0, 69.)]
     val = summarize(records, 'val_metrics')
     main = table(summarize(records))
-    assert 'hybrid-shared+bce' not in main and '| hybrid-shared |' in main
+    rows = [line.split('|')[1].strip() for line in main.splitlines()[2:]]
+    assert rows == ['random', 'hybrid-shared', 'hybrid-shared-unmasked']
     tried = tuning_table(val, summarize(records))
-    assert '| hybrid-shared+bce |' in tried and '64.00 (+3.00); test 64.00' in tried
+    assert '| hybrid-shared+bce ' in tried and '64.00 (+3.00); test 64.00' in tried
+    # each change is judged against its own base
+    assert '69.00 (-1.00); test 69.00' in tried
 
 
 def test_budget_report_rows_per_method_and_budget(tmp_path):
@@ -235,6 +247,8 @@ def test_dense_evaluations_train_heads_on_frozen_features_with_16px_anchors():
     assert evals['segmentation'].optim_wrapper.optimizer.lr == 4e-3
     # the low-label fine-tune trains without Mixup / CutMix batch augments
     assert evals['finetune'].model.train_cfg is None
+    # ... and with the layer decay rescaled to the demo Swin's 10 depths
+    assert evals['finetune'].optim_wrapper.paramwise_cfg.layer_decay_rate == 0.75
 
 
 def test_a_screen_runs_only_its_evaluations_and_a_full_run_reuses_them(

@@ -32,7 +32,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--methods', nargs='+', default=list(METHODS),
                         choices=list(ALL_METHODS),
-                        help='default: the main table; the hybrid-shared+<change> '
+                        help='default: the main table; the <method>+<change> '
                         'variants are the tried changes')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--quick', action='store_true',
