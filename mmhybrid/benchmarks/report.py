@@ -165,8 +165,8 @@ def write_report(records: List[dict], md_path: str, png_path: str,
         table(test), '',
         '## Validation split (for choices)', '', table(val), '',
         '## Sensitivity (test split)', '', sensitivity(test) or 'no random baseline yet',
-        '', '## Tried changes (one at a time against hybrid-shared; decided on the '
-        'validation split)', '',
+        '', '## Tried changes (one at a time against the method before the +; '
+        'decided on the validation split)', '',
         tuning_table(val, test) or 'none run yet', '',
         '## Methods', '',
         format_table([[m, METHODS[m].description] for m in _order(test)],
