@@ -95,9 +95,7 @@ _BASELINE = METHODS['hybrid-shared'].stages[0]
 TUNING: Dict[str, Method] = {m.name: m for m in [
     Method('hybrid-shared+fixed-weights', 'hybrid-shared with fixed task weights '
            '1 : 1 : 1 instead of uncertainty weighting',
-           (dict(_BASELINE, loss_balancer=dict(
-               _delete_=True, type='FixedTaskWeights',
-               weights=dict(mim=1.0, contrastive=1.0, multilabel=1.0))), )),
+           (_label_weight('hybrid-shared', 1.0), )),
     Method('hybrid-shared+label-weight-0.25', 'hybrid-shared with fixed task '
            'weights 1 : 1 : 0.25 (labels down-weighted)',
            (_label_weight('hybrid-shared', 0.25), )),

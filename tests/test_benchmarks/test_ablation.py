@@ -101,7 +101,7 @@ def test_knn_and_linear_probe_on_separable_features():
     assert out['lr'] in (1e-3, 1e-2) and out['weight_decay'] in (1e-4, 1e-2)
 
 
-def test_pinned_recipe_differs_from_the_demo_recipe_by_the_adopted_defaults():
+def test_pinned_recipe_differs_from_the_demo_recipe_at_most_by_the_chosen_defaults():
     """The benchmark's methods are changes to recipe v3 as pinned; the packaged
     demo recipe may take the benchmark's choices (the inputs of the label head and
     the query, the task weights), and nothing else."""
