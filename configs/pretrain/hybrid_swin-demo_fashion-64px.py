@@ -1,6 +1,6 @@
 # CPU demo of the headline recipe (./hybrid_swin-b.py): the same HybridPretrain
-# (multi-label + SimMIM + MoCo v3, shared views, uncertainty weighting, the same
-# augmentations) with a small Swin (embed 48, depths 2-2-2-2, window 4) on the
+# (multi-label + SimMIM + MoCo v3, shared views with the label head and query on
+# an unmasked pass, task weights 1 : 1 : 4, the same augmentations) with a small Swin (embed 48, depths 2-2-2-2, window 4) on the
 # Fashion-MNIST scenes of tools/dataset_converters/build_fashion_demo.py at 64 px.
 # Labelled object-centric images (objects/, one garment each, labels garment +
 # image type) and unlabelled scenes mixed 2:1 by RatioSampler, as the headline

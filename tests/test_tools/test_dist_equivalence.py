@@ -38,7 +38,8 @@ from mmpretrain.structures import DataSample
 
 from mmhybrid.models.heads import PartialMultiLabelLinearClsHead
 from tests.test_tools.deterministic_views import deterministic_pipeline
-from tests.test_tools.train_helpers import run_tool, write_tiny_config
+from tests.test_tools.train_helpers import (LEARNED_TASK_WEIGHTS, run_tool,
+                                            write_tiny_config)
 
 STEPS = 20
 # measured in float64 over 6 sessions: losses and weights (worst: BN running
@@ -69,7 +70,7 @@ def _max_diff(a, b):
 
 
 def test_two_processes_train_like_one_with_the_whole_batch(tiny_demo, tmp_path):
-    extra = EXTRA.format(pipeline=deterministic_pipeline(64))
+    extra = EXTRA.format(pipeline=deterministic_pipeline(64)) + LEARNED_TASK_WEIGHTS
     one = write_tiny_config(tmp_path / 'one.py', tiny_demo, max_iters=STEPS,
                             batch_size=4, ckpt_interval=STEPS, extra=extra)
     two = write_tiny_config(tmp_path / 'two.py', tiny_demo, max_iters=STEPS,

@@ -65,7 +65,8 @@ def test_converted_open_images_trains_the_headline_recipe(tmp_path):
 
     proc = run_tool(['train.py', str(cfg), '--work-dir', str(tmp_path / 'work')])
     out = proc.stdout + proc.stderr
-    assert 'step plan: online 1: masked +mask -> mim, query(key view1), labels' in out
+    assert ('step plan: online 1: masked +mask -> mim; online 2: masked -> '
+            'query(key view1), labels; momentum 1: view1 -> key') in out
     for task in ('mim', 'contrastive', 'multilabel'):
         values = [float(v) for v in re.findall(rf'raw_{task}: (\S+)', out)]
         assert len(values) == 2 and all(math.isfinite(v) for v in values), out[-2000:]

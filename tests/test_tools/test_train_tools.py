@@ -5,7 +5,8 @@ import pytest
 
 import torch
 
-from tests.test_tools.train_helpers import run_tool, write_tiny_config
+from tests.test_tools.train_helpers import (LEARNED_TASK_WEIGHTS, run_tool,
+                                            write_tiny_config)
 
 RANK_HOOK = '''
 custom_imports = dict(imports=['mmhybrid', 'tests.test_tools.rank_state_hook'],
@@ -19,7 +20,8 @@ def iterations_logged(text):
 
 
 def test_train_saves_and_resumes_at_the_right_iteration(tiny_demo, tmp_path):
-    cfg = write_tiny_config(tmp_path / 'tiny.py', tiny_demo, max_iters=4, ckpt_interval=2)
+    cfg = write_tiny_config(tmp_path / 'tiny.py', tiny_demo, max_iters=4, ckpt_interval=2,
+                            extra=LEARNED_TASK_WEIGHTS)
     work = tmp_path / 'work'
     run_tool(['train.py', str(cfg), '--work-dir', str(work),
               '--cfg-options', 'train_cfg.max_iters=2'])
@@ -42,7 +44,8 @@ def test_train_saves_and_resumes_at_the_right_iteration(tiny_demo, tmp_path):
 
 def test_dist_train_two_cpu_processes_agree(tiny_demo, tmp_path):
     cfg = write_tiny_config(tmp_path / 'tiny.py', tiny_demo, max_iters=3, batch_size=2,
-                            ckpt_interval=3, extra=RANK_HOOK)
+                            ckpt_interval=3,
+                            extra=RANK_HOOK + LEARNED_TASK_WEIGHTS)
     work = tmp_path / 'work'
     run_tool(['dist_train.sh', str(cfg), '2', '--work-dir', str(work)],
              env=dict(PORT='29611'))

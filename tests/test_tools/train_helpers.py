@@ -42,6 +42,13 @@ default_hooks = dict(logger=dict(interval=1),
 randomness = dict(seed=0, deterministic=True)
 '''
 
+# Learned task weights (``UncertaintyTaskWeights``) instead of the recipe's fixed
+# ones: a model with trained balancer state, which checkpoints, resumes and
+# distributed runs must carry like any other parameter.
+LEARNED_TASK_WEIGHTS = '''
+model['loss_balancer'] = dict(_delete_=True, type='UncertaintyTaskWeights')
+'''
+
 
 def write_tiny_config(path, data_root, max_iters=4, batch_size=4, ckpt_interval=2,
                       extra='', num_workers=0, drop_path=0.):
