@@ -5,8 +5,10 @@ synthetic batch, in one process, with the config's optimizer (AdamW, paramwise
 decay, gradient clipping) and the requested precision:
 
 ==========================  =====================================================
-``hybrid-shared``           the config's HybridPretrain (view_mode 'shared')
+``hybrid-shared``           the config's HybridPretrain, view_mode 'shared' with
+                            the label head and query on the masked (MIM) pass
 ``hybrid-shared-unmasked``  the same, label head and query on an unmasked pass
+                            (the recipes' default since the ablation)
 ``hybrid-separate``         view_mode 'separate' (MoCo v3's two crops + SimMIM)
 ``SimMIM``                  mmpretrain's ``SimMIM`` (``SimMIMSwinTransformer``)
 ``MoCoV3``                  mmpretrain's ``MoCoV3`` (``SwinTransformer``)
@@ -67,7 +69,8 @@ SINGLE = ('SimMIM', 'MoCoV3', 'ImageClassifier')  # mmpretrain's own
 VARIANTS = HYBRID + SINGLE
 # overrides of the config's HybridPretrain for each hybrid variant
 HYBRID_OVERRIDES = {
-    'hybrid-shared': dict(view_mode='shared'),
+    'hybrid-shared': dict(view_mode='shared', label_input='masked',
+                          query_input='masked'),
     'hybrid-shared-unmasked': dict(view_mode='shared', label_input='unmasked',
                                    query_input='unmasked'),
     'hybrid-separate': dict(view_mode='separate', label_input=None,
