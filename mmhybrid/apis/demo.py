@@ -79,22 +79,26 @@ DOWNSTREAM = [
                             'param_scheduler.1.T_max=4', 'param_scheduler.1.end=5']),
     DownstreamTask('Mask R-CNN, fine-tuned (scenes)', DEMO_DETECTION_CONFIG,
                    {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}, scale=100.,
-                   options=_iterations(200, 'step')),
+                   options=_iterations(60, 'step')),
     DownstreamTask('UperNet, fine-tuned (scenes)', DEMO_SEGMENTATION_CONFIG,
-                   # a random backbone leaves the background-only solution after
-                   # ~250 iterations at lr 1e-3 (results/README.md)
-                   {'mIoU': 'mIoU'}, options=_iterations(400, 'poly')),
+                   {'mIoU': 'mIoU'}, options=_iterations(100, 'poly')),
 ]
+# The dense stages are short runs that show the checkpoint walking into mmdet and
+# mmseg (and draw what the models predict), not measurements: the pre-training's
+# 1000 iterations take most of the 15-minute budget, and fine-tuned end to end
+# Mask R-CNN stays near box AP 0 for hundreds of iterations and UperNet at the
+# background-only mIoU for ~250 (results/README.md). The benchmark measures the
+# dense transfer on frozen features over 1000 iterations.
 
 # Seconds each stage took in the README's measured demo (2 CPU cores). The
 # progress line's whole-demo ETA counts on them, rescaled by how long the
 # finished stages took.
 EXPECTED_SECONDS = {
-    'pre-training': 120, 'backbone export': 6,
-    PROBES: 13,
-    'fine-tune, 10% labels (Fashion-MNIST)': 45,
-    'Mask R-CNN, fine-tuned (scenes)': 136,
-    'UperNet, fine-tuned (scenes)': 130,
+    'pre-training': 520, 'backbone export': 6,
+    PROBES: 15,
+    'fine-tune, 10% labels (Fashion-MNIST)': 42,
+    'Mask R-CNN, fine-tuned (scenes)': 35,
+    'UperNet, fine-tuned (scenes)': 48,
 }
 PICTURES = ('losses.png', 'probe.png', 'reconstructions.png', 'detections.png',
             'segmentations.png')
