@@ -94,11 +94,11 @@ DOWNSTREAM = [
 # progress line's whole-demo ETA counts on them, rescaled by how long the
 # finished stages took.
 EXPECTED_SECONDS = {
-    'pre-training': 520, 'backbone export': 6,
-    PROBES: 15,
+    'pre-training': 510, 'backbone export': 7,
+    PROBES: 13,
     'fine-tune, 10% labels (Fashion-MNIST)': 42,
-    'Mask R-CNN, fine-tuned (scenes)': 35,
-    'UperNet, fine-tuned (scenes)': 48,
+    'Mask R-CNN, fine-tuned (scenes)': 38,
+    'UperNet, fine-tuned (scenes)': 40,
 }
 PICTURES = ('losses.png', 'probe.png', 'reconstructions.png', 'detections.png',
             'segmentations.png')
