@@ -78,18 +78,18 @@ DOWNSTREAM = [
                    options=['train_cfg.max_epochs=5', 'default_hooks.checkpoint.interval=5',
                             'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
                             'param_scheduler.1.T_max=4', 'param_scheduler.1.end=5']),
+    # The dense stages are short runs that show the checkpoint walking into mmdet and
+    # mmseg (and draw what the models predict), not measurements: the pre-training's
+    # 1000 iterations take most of the 15-minute budget, and fine-tuned end to end
+    # Mask R-CNN stays near box AP 0 for hundreds of iterations and UperNet at the
+    # background-only mIoU for ~250 (results/README.md). The benchmark measures the
+    # dense transfer on frozen features over 1000 iterations.
     DownstreamTask('Mask R-CNN, fine-tuned (scenes)', DEMO_DETECTION_CONFIG,
                    {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}, scale=100.,
                    options=_iterations(60, 'step')),
     DownstreamTask('UperNet, fine-tuned (scenes)', DEMO_SEGMENTATION_CONFIG,
                    {'mIoU': 'mIoU'}, options=_iterations(100, 'poly')),
 ]
-# The dense stages are short runs that show the checkpoint walking into mmdet and
-# mmseg (and draw what the models predict), not measurements: the pre-training's
-# 1000 iterations take most of the 15-minute budget, and fine-tuned end to end
-# Mask R-CNN stays near box AP 0 for hundreds of iterations and UperNet at the
-# background-only mIoU for ~250 (results/README.md). The benchmark measures the
-# dense transfer on frozen features over 1000 iterations.
 
 # Seconds each stage took in the README's measured demo (2 CPU cores). The
 # progress line's whole-demo ETA counts on them, rescaled by how long the
