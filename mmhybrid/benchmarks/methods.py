@@ -111,6 +111,12 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
     Method('hybrid-shared-unmasked+label-weight-4', 'hybrid-shared-unmasked with '
            'fixed task weights 1 : 1 : 4 (labels up-weighted)',
            (_label_weight('hybrid-shared-unmasked', 4.0), )),
+    # 1 : 1 : 4 gained on four validation metrics over uncertainty weighting and
+    # left the hybrid level with the label task alone: does the trend go on (the
+    # self-supervised tasks only a drag) or turn (they add something)?
+    Method('hybrid-shared-unmasked+label-weight-8', 'hybrid-shared-unmasked with '
+           'fixed task weights 1 : 1 : 8 (labels up-weighted further)',
+           (_label_weight('hybrid-shared-unmasked', 8.0), )),
     Method('hybrid-shared+bce', 'hybrid-shared with BCE instead of ASL for the '
            'label head', (dict(_BASELINE, multilabel=dict(head=dict(loss=dict(
                _delete_=True, type='CrossEntropyLoss', use_sigmoid=True)))), )),
