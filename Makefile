@@ -5,6 +5,9 @@ PYTHON := $(VENV)/bin/python
 export MMHYBRID_WHEEL_CACHE ?= $(HOME)/.cache/mmhybrid/wheels
 export HF_HUB_OFFLINE := 1
 DEMO_DATA ?= data/fashion_demo
+# `make demo DENSE=benchmark`: the benchmark's frozen-backbone detection and
+# segmentation instead of the short fine-tuning runs (about 20 minutes more)
+DENSE ?= short
 STAMP := $(VENV)/.mmhybrid-installed
 
 .PHONY: install demo test clean-venv
@@ -23,7 +26,7 @@ $(DEMO_DATA)/README.md: $(STAMP) tools/dataset_converters/build_fashion_demo.py 
 	$(PYTHON) tools/dataset_converters/build_fashion_demo.py --out $(DEMO_DATA)
 
 demo: $(STAMP) $(DEMO_DATA)/README.md
-	$(PYTHON) tools/run_demo.py --data $(DEMO_DATA) --work-dir work_dirs/demo
+	$(PYTHON) tools/run_demo.py --data $(DEMO_DATA) --work-dir work_dirs/demo --dense $(DENSE)
 
 test: $(STAMP)
 	$(PYTHON) -m pytest tests

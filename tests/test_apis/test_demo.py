@@ -82,3 +82,31 @@ def test_demo_compares_pretrained_with_scratch_and_draws(demo_cwd):
         assert (demo_cwd / 'work_dirs/demo' / picture).stat().st_size > 1000, picture
         assert f'work_dirs/demo/{picture}' in text
     assert any('probe/knn_top1' in line for line in text.splitlines())
+
+
+def test_dense_benchmark_mode_runs_the_benchmarks_frozen_evaluations(demo_cwd):
+    from mmhybrid.benchmarks.protocol import EVALUATIONS
+    # the mode's dense stages are the benchmark's own evaluations, not copies
+    benchmark = {e.name: e for e in EVALUATIONS}
+    finetune, detection, segmentation = demo.DENSE_MODES['benchmark']
+    assert finetune == demo.DOWNSTREAM[0]
+    assert detection.config == benchmark['detection'].config
+    assert segmentation.config == benchmark['segmentation'].config
+    assert set(detection.metrics.values()) == set(benchmark['detection'].metrics.values())
+    assert detection.options == [] and segmentation.options == []  # full schedules
+
+    tasks = [dataclasses.replace(t, options=TINY['iterations'] + LOADERS)
+             for t in (detection, segmentation)]
+    text = demo.run_demo('data/fashion_demo', 'work_dirs/demo', TINY_PRETRAIN,
+                         python=sys.executable, log=lambda _: None, stream=io.StringIO(),
+                         tasks=tasks, probe_limit=20)
+    rows = {tuple(c.strip() for c in line.split('|')[1:3]) for line in text.splitlines()
+            if 'frozen backbone' in line and ('AP' in line or 'mIoU' in line)}
+    assert rows == {('Mask R-CNN, frozen backbone (scenes)', 'box AP'),
+                    ('Mask R-CNN, frozen backbone (scenes)', 'mask AP'),
+                    ('UperNet, frozen backbone (scenes)', 'mIoU')}
+    for task in tasks:
+        base = os.path.splitext(os.path.basename(task.config))[0]
+        assert 'frozen' in base
+        log = (demo_cwd / f'work_dirs/demo/{base}.log').read_text()
+        assert 'initialised from work_dirs/demo/backbone.pth' in log, base
