@@ -78,3 +78,29 @@ def test_autocast_dtype_is_what_the_linear_returns(tmp_path):
 def test_rejects_unknown_dtype():
     with pytest.raises(ValueError, match='dtype must be one of'):
         DeviceCheckHook(dtype='fp8')
+
+
+def test_peak_memory_is_read_before_the_logger_resets_it(tmp_path, monkeypatch):
+    # mmengine's log processor calls torch.cuda.reset_peak_memory_stats each time
+    # it logs: the hook runs before LoggerHook and keeps the largest peak it read
+    from mmengine.hooks import LoggerHook
+    from mmengine.runner import get_priority
+    assert get_priority(DeviceCheckHook.priority) < get_priority(LoggerHook.priority)
+
+    peak = {'bytes': 0}
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'synchronize', lambda: None)
+    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda: 'fake GPU')
+    monkeypatch.setattr(torch.cuda, 'max_memory_allocated', lambda: peak['bytes'])
+    out = tmp_path / 'check.json'
+    hook = DeviceCheckHook(device='cuda', dtype='float32', out=str(out), name='toy')
+    hook.checked = True  # the device / dtype checks are the tests above
+    runner = toy_runner()
+    hook.before_train(runner)
+    for i, mib in enumerate([5, 9, 3]):
+        hook.before_train_iter(runner, i)
+        peak['bytes'] = mib * 2**20  # the step's peak
+        hook.after_train_iter(runner, i, dict(data_samples=[object()]))
+        peak['bytes'] = 0  # LoggerHook, after it: the log processor's reset
+    hook.after_train(runner)
+    assert json.loads(out.read_text())['peak_mib'] == 9

@@ -34,8 +34,8 @@ class DeviceCheckHook(Hook):
     non-zero). Every iteration is timed (the device is synchronised around
     it); at the end of training, or on a failure, ``out`` receives a JSON
     summary: images per second (median over the iterations after the first
-    ``skip``), peak device memory (``torch.cuda.max_memory_allocated``) and
-    what was observed. Registered in mmengine's root registry, so configs of
+    ``skip``), peak device memory (``torch.cuda.max_memory_allocated`` after
+    every iteration, read before the logger resets it) and what was observed. Registered in mmengine's root registry, so configs of
     every scope (mmpretrain, mmdet, mmseg) find it.
 
     Args:
@@ -47,7 +47,9 @@ class DeviceCheckHook(Hook):
         skip (int): Iterations left out of the speed (warm-up).
     """
 
-    priority = 'VERY_LOW'
+    # ahead of LoggerHook (BELOW_NORMAL): mmengine's log processor resets the CUDA
+    # peak-memory statistics each time it logs, so the peak is read before that
+    priority = 'ABOVE_NORMAL'
 
     def __init__(self, device: str = 'cuda', dtype: str = 'bfloat16',
                  out: Optional[str] = None, name: str = '', skip: int = 1) -> None:
@@ -60,6 +62,7 @@ class DeviceCheckHook(Hook):
         self.batch_sizes: List[int] = []
         self.checked = False
         self._handle = None
+        self._peak_bytes = 0
         self._start = 0.
 
     # ------------------------------------------------------------- helpers
@@ -117,7 +120,8 @@ class DeviceCheckHook(Hook):
             iters=len(self.times), timed_iters=len(times),
             iter_s=statistics.median(times) if times else None,
             img_s=statistics.median(imgs) if imgs else None,
-            peak_mib=(torch.cuda.max_memory_allocated() / 2**20) if cuda else None,
+            peak_mib=(max(self._peak_bytes, torch.cuda.max_memory_allocated()) / 2**20
+                      if cuda else None),
             observed=self.seen)
 
     def _write(self, runner, problems: List[str]) -> None:
@@ -154,6 +158,8 @@ class DeviceCheckHook(Hook):
                          outputs=None) -> None:
         self._sync()
         self.times.append(time.perf_counter() - self._start)
+        if torch.cuda.is_available():
+            self._peak_bytes = max(self._peak_bytes, torch.cuda.max_memory_allocated())
         samples = (data_batch or {}).get('data_samples') or []
         self.batch_sizes.append(len(samples))
         if not self.checked:
