@@ -94,7 +94,7 @@ DOWNSTREAM = [
 #: ``--dense benchmark``: the dense stages replaced by the benchmark's own dense
 #: evaluations (``mmhybrid.benchmarks.protocol``: FPN / heads trained on the frozen
 #: backbone for 1000 iterations), at their full schedules: measurements, at about
-#: 20 more minutes on 2 CPU cores than the default demo.
+#: 16 more minutes on 2 CPU cores than the default demo (30 minutes in all).
 BENCHMARK_DENSE = [
     DownstreamTask('Mask R-CNN, frozen backbone (scenes)', DETECTION_CONFIG,
                    {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}, scale=100.),
@@ -104,18 +104,18 @@ BENCHMARK_DENSE = [
 #: The downstream stages of each ``--dense`` mode.
 DENSE_MODES = {'short': DOWNSTREAM, 'benchmark': DOWNSTREAM[:1] + BENCHMARK_DENSE}
 
-# Seconds each stage took in the README's measured demo (2 CPU cores); the
-# benchmark's dense stages as the ablation's records have them (``wall_s``, which
-# also holds a validation pass the demo skips). The progress line's whole-demo
-# ETA counts on them, rescaled by how long the finished stages took.
+# Seconds each stage took in the README's measured demos (2 CPU cores; the
+# frozen-backbone stages from ``make demo DENSE=benchmark``, the mean of both
+# backbones). The progress line's whole-demo ETA counts on them, rescaled by how
+# long the finished stages took.
 EXPECTED_SECONDS = {
     'pre-training': 510, 'backbone export': 7,
     PROBES: 13,
     'fine-tune, 10% labels (Fashion-MNIST)': 42,
     'Mask R-CNN, fine-tuned (scenes)': 38,
     'UperNet, fine-tuned (scenes)': 40,
-    'Mask R-CNN, frozen backbone (scenes)': 358,
-    'UperNet, frozen backbone (scenes)': 238,
+    'Mask R-CNN, frozen backbone (scenes)': 318,
+    'UperNet, frozen backbone (scenes)': 252,
 }
 PICTURES = ('losses.png', 'probe.png', 'reconstructions.png', 'detections.png',
             'segmentations.png')
