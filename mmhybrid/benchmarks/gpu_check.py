@@ -174,8 +174,11 @@ def _loads_checkpoint(cfg) -> bool:
 
 
 def prepare(work_dir: str, device: str, dry_run: bool,
-            headline_iters: int, downstream_iters: int) -> List[Dict[str, str]]:
-    """Data, check configs and ``runs.tsv`` under ``work_dir``."""
+            headline_iters: int, downstream_iters: int,
+            downstream: bool = True) -> List[Dict[str, str]]:
+    """Data, check configs and ``runs.tsv`` under ``work_dir``; with
+    ``downstream=False`` the headline row alone (the synthetic COCO data needs
+    mmdet, which needs mmcv's compiled ops)."""
     from mmengine.config import Config
     os.makedirs(work_dir, exist_ok=True)
     data = osp.join(work_dir, 'data')
@@ -188,13 +191,13 @@ def prepare(work_dir: str, device: str, dry_run: bool,
     runs.append(dict(name='hybrid_swin-b', base=HEADLINE, cfg=cfg,
                      root=osp.join(data, 'ml-images'), args=HEADLINE_ARGS,
                      iters=headline_iters, batch=head_batch))
-    downstream = sorted(p for g in DOWNSTREAM_GLOBS
-                        for p in glob.glob(osp.join(REPO, g)))
-    if any('/mmdet/' in p for p in downstream):
+    configs = sorted(p for g in DOWNSTREAM_GLOBS
+                     for p in glob.glob(osp.join(REPO, g))) if downstream else []
+    if any('/mmdet/' in p for p in configs):
         write_coco(osp.join(data, 'coco'), 2 if dry_run else 8)
-    if any('/mmseg/' in p for p in downstream):
+    if any('/mmseg/' in p for p in configs):
         write_ade20k(osp.join(data, 'ade20k'), 2 if dry_run else 8)
-    for path in downstream:
+    for path in configs:
         base = osp.relpath(path, REPO)
         dcfg = Config.fromfile(path)
         kind = 'coco' if '/mmdet/' in path else 'ade20k'
@@ -326,6 +329,8 @@ def main(argv=None) -> None:
     p.add_argument('--dry-run', action='store_true')
     p.add_argument('--headline-iters', type=int, default=10)
     p.add_argument('--downstream-iters', type=int, default=3)
+    p.add_argument('--headline-only', action='store_true',
+                   help='no Mask R-CNN / UperNet rows (for an mmcv without ops)')
     sub.add_parser('selftest')
     p = sub.add_parser('summary')
     p.add_argument('--work-dir', required=True)
@@ -337,7 +342,8 @@ def main(argv=None) -> None:
         sys.exit(1 if problems else 0)
     if args.cmd == 'prepare':
         for r in prepare(args.work_dir, args.device, args.dry_run,
-                         args.headline_iters, args.downstream_iters):
+                         args.headline_iters, args.downstream_iters,
+                         downstream=not args.headline_only):
             print(f"{r['name']}: {r['config']} (expects {args.device}, {r['dtype']})")
     elif args.cmd == 'selftest':
         selftest()

@@ -54,6 +54,15 @@ def test_every_recipe_gets_a_check_config(prepared):
     assert tsv[0].split('\t')[2] == gpu_check.HEADLINE_ARGS
 
 
+def test_headline_only_writes_no_dense_rows_or_their_data(tmp_path):
+    # what an mmcv without compiled ops can run: the synthetic COCO data needs mmdet
+    rows = gpu_check.prepare(str(tmp_path), device='cpu', dry_run=True,
+                             headline_iters=2, downstream_iters=1, downstream=False)
+    assert [r['name'] for r in rows] == ['hybrid_swin-b']
+    assert (tmp_path / 'runs.tsv').read_text().count('\n') == 1
+    assert sorted(os.listdir(tmp_path / 'data')) == ['ml-images']
+
+
 @pytest.mark.parametrize('index', [0, 1, 3])
 def test_check_config_is_the_recipe_on_synthetic_data(prepared, index):
     work, rows = prepared
