@@ -52,6 +52,11 @@ def _iterations(n: int, decay: str) -> List[str]:
     return options
 
 
+#: Table column -> evaluator key of the dense tasks (mmdet's COCO AP, mmseg's mIoU).
+DETECTION_METRICS = {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}
+SEGMENTATION_METRICS = {'mIoU': 'mIoU'}
+
+
 @dataclass(frozen=True)
 class DownstreamTask:
     """One downstream evaluation, run for both backbones.
@@ -86,10 +91,9 @@ DOWNSTREAM = [
     # background-only mIoU for ~250 (results/README.md). The benchmark measures the
     # dense transfer on frozen features over 1000 iterations.
     DownstreamTask('Mask R-CNN, fine-tuned (scenes)', DEMO_DETECTION_CONFIG,
-                   {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}, scale=100.,
-                   options=_iterations(60, 'step')),
+                   DETECTION_METRICS, scale=100., options=_iterations(60, 'step')),
     DownstreamTask('UperNet, fine-tuned (scenes)', DEMO_SEGMENTATION_CONFIG,
-                   {'mIoU': 'mIoU'}, options=_iterations(100, 'poly')),
+                   SEGMENTATION_METRICS, options=_iterations(100, 'poly')),
 ]
 #: ``--dense benchmark``: the dense stages replaced by the benchmark's own dense
 #: evaluations (``mmhybrid.benchmarks.protocol``: FPN / heads trained on the frozen
@@ -97,9 +101,9 @@ DOWNSTREAM = [
 #: 16 more minutes on 2 CPU cores than the default demo (30 minutes in all).
 BENCHMARK_DENSE = [
     DownstreamTask('Mask R-CNN, frozen backbone (scenes)', DETECTION_CONFIG,
-                   {'box AP': 'coco/bbox_mAP', 'mask AP': 'coco/segm_mAP'}, scale=100.),
+                   DETECTION_METRICS, scale=100.),
     DownstreamTask('UperNet, frozen backbone (scenes)', SEGMENTATION_CONFIG,
-                   {'mIoU': 'mIoU'}),
+                   SEGMENTATION_METRICS),
 ]
 #: The downstream stages of each ``--dense`` mode.
 DENSE_MODES = {'short': DOWNSTREAM, 'benchmark': DOWNSTREAM[:1] + BENCHMARK_DENSE}

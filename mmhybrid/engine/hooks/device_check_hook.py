@@ -35,8 +35,9 @@ class DeviceCheckHook(Hook):
     it); at the end of training, or on a failure, ``out`` receives a JSON
     summary: images per second (median over the iterations after the first
     ``skip``), peak device memory (``torch.cuda.max_memory_allocated`` after
-    every iteration, read before the logger resets it) and what was observed. Registered in mmengine's root registry, so configs of
-    every scope (mmpretrain, mmdet, mmseg) find it.
+    every iteration, read before the logger resets it) and what was observed.
+    Registered in mmengine's root registry, so configs of every scope
+    (mmpretrain, mmdet, mmseg) find it.
 
     Args:
         device (str): Expected device type, ``'cuda'`` or ``'cpu'``.
