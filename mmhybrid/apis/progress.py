@@ -16,7 +16,8 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, TextIO, Tuple
+from functools import partial
+from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 _POSITION = re.compile(
     r'(?P<kind>Iter|Epoch)\((?P<mode>train|val|test)\)\s*'
@@ -159,6 +160,11 @@ class DemoProgress:
     expected times of the stages still to come, scaled by how much slower or
     faster than expected the finished stages were.
 
+    A stage may run several tools at once (:meth:`parallel_stage`): the line then
+    shows each run's position and loss after its label (``pre-trained iter
+    120/400 loss 1.234 | from scratch iter 118/400 loss 1.502``), and the stage's
+    ETA is the latest of theirs.
+
     On a terminal the line is rewritten in place (``\\r``); written to a file or a
     pipe it becomes a plain line at most every ``plain_interval_s`` seconds.
 
@@ -181,23 +187,35 @@ class DemoProgress:
         self.durations: List[Optional[float]] = [None] * len(self.stages)
         self.current: Optional[int] = None
         self.stage_start = self.started
-        self.run = RunLog()
+        self.runs = {'': RunLog()}  # label -> the run's log state
         self._shown = ''
         self._last_plain = None
 
     # ---------------------------------------------------------------- stages
+    @property
+    def run(self) -> RunLog:
+        """The (first) run of the current stage."""
+        return next(iter(self.runs.values()))
+
     def stage(self, name: str) -> Callable[[List[str]], None]:
         """Start the stage called ``name``; return the callback that takes the new
         lines of its log (``run_tool(..., progress=...)``)."""
+        return self.parallel_stage(name, [''])['']
+
+    def parallel_stage(self, name: str,
+                       labels: Sequence[str]) -> Dict[str, Callable[[List[str]], None]]:
+        """Start the stage called ``name``, whose runs (one per label) go at once;
+        return each label's callback for the new lines of its run's log
+        (``ToolRun(..., progress=...)``)."""
         names = [n for n, _ in self.stages]
         if self.current is not None:
             self.finish()
         self.current = names.index(name)
         self.stage_start = self.clock()
-        self.run = RunLog()
+        self.runs = {label: RunLog() for label in labels}
         self._last_plain = None  # a plain line at every stage start
-        self.update([])
-        return self.update
+        self._show(self.line())
+        return {label: partial(self._update, label) for label in labels}
 
     def finish(self) -> None:
         """The current stage is done."""
@@ -207,7 +225,11 @@ class DemoProgress:
         self.current = None
 
     def update(self, lines: List[str]) -> None:
-        self.run.feed(lines, self.clock())
+        """New lines of the (first) run's log."""
+        self._update(next(iter(self.runs)), lines)
+
+    def _update(self, label: str, lines: List[str]) -> None:
+        self.runs[label].feed(lines, self.clock())
         self._show(self.line())
 
     def message(self, text: str) -> None:
@@ -236,11 +258,12 @@ class DemoProgress:
     def stage_eta(self, now: float) -> Optional[float]:
         if self.current is None:
             return None
-        eta = self.run.eta(now)
-        if eta is not None:
-            return eta
-        expected = self.stages[self.current][1] * self.speed()
-        return max(0., expected - (now - self.stage_start))
+        etas = [run.eta(now) for run in self.runs.values()]
+        if None in etas:  # a run has not logged yet: the stage's expected time
+            expected = self.stages[self.current][1] * self.speed()
+            etas = [e for e in etas if e is not None] + [
+                max(0., expected - (now - self.stage_start))]
+        return max(etas)
 
     def demo_eta(self, now: float) -> Optional[float]:
         later = range(self.current + 1 if self.current is not None else 0,
@@ -255,11 +278,13 @@ class DemoProgress:
         if self.current is None:
             return f'done | {format_seconds(now - self.started)}'
         name = self.stages[self.current][0]
-        parts = [f'stage {self.current + 1}/{len(self.stages)} {name}',
-                 self.run.position()]
-        last = self.run.last_train
-        if last is not None and last.loss is not None:
-            parts.append(f'loss {last.loss:.4f}')
+        parts = [f'stage {self.current + 1}/{len(self.stages)} {name}']
+        for label, run in self.runs.items():
+            text = ' '.join(filter(None, [label, run.position()]))
+            if run.last_train is not None and run.last_train.loss is not None:
+                text += (' | ' if len(self.runs) == 1 else ' ') + \
+                    f'loss {run.last_train.loss:.4f}'
+            parts.append(text)
         parts.append(f'{format_seconds(now - self.stage_start)}, '
                      f'ETA {format_seconds(self.stage_eta(now))}')
         parts.append(f'demo {format_seconds(now - self.started)}, '

@@ -5,7 +5,21 @@ import json
 import os.path as osp
 import subprocess
 import time
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
+
+
+@dataclass
+class ToolRun:
+    """One command for :func:`run_tools`: its output goes to ``log_path``;
+    ``progress``, when given, is called every ``poll_s`` seconds while the command
+    runs, and once after it ends, with the lines the log gained since the last call
+    (complete lines only; possibly none), e.g.
+    :meth:`mmhybrid.apis.progress.DemoProgress.update`."""
+    cmd: Sequence[str]
+    log_path: str
+    env: Optional[Dict[str, str]] = None
+    progress: Optional[Callable[[List[str]], None]] = None
 
 
 def run_tool(cmd: Sequence[str], log_path: str, cwd: Optional[str] = None,
@@ -13,55 +27,68 @@ def run_tool(cmd: Sequence[str], log_path: str, cwd: Optional[str] = None,
              progress: Optional[Callable[[List[str]], None]] = None,
              poll_s: float = 1.0) -> float:
     """Run ``cmd``, output to ``log_path``; return its wall time in seconds.
-    A failure raises naming the command, the log and its tail.
+    A failure raises naming the command, the log and its tail. ``progress``: see
+    :class:`ToolRun`."""
+    return run_tools([ToolRun(cmd, log_path, env, progress)], cwd, poll_s)[0]
 
-    ``progress``, when given, is called every ``poll_s`` seconds while the
-    command runs, and once after it ends, with the lines the log gained since
-    the last call (complete lines only; possibly none), e.g.
-    :meth:`mmhybrid.apis.progress.DemoProgress.update`.
-    """
+
+def run_tools(runs: Sequence[ToolRun], cwd: Optional[str] = None,
+              poll_s: float = 1.0) -> List[float]:
+    """Run the commands at once; return the wall time of each in seconds. When one
+    fails the others are stopped, and the error names the failed command, its log
+    and the log's tail. Ctrl-C stops them all."""
     start = time.time()
-    with open(log_path, 'w') as log:
-        if progress is None:
-            proc = subprocess.run(list(cmd), stdout=log, stderr=subprocess.STDOUT,
-                                  cwd=cwd, env=env)
-            returncode = proc.returncode
-        else:
-            returncode = _run_following(cmd, log, log_path, cwd, env, progress, poll_s)
-    if returncode != 0:
-        with open(log_path) as f:
-            tail = f.read()[-3000:]
-        raise RuntimeError(f'{" ".join(cmd)} failed (exit {returncode}); '
-                           f'log: {log_path}\n{tail}')
-    return time.time() - start
+    logs = [open(r.log_path, 'w') for r in runs]
+    follows = [_LogFollower(r.log_path) for r in runs]
+    procs, seconds = [], [None] * len(runs)
+    try:
+        for run, log in zip(runs, logs):
+            procs.append(subprocess.Popen(list(run.cmd), stdout=log,
+                                          stderr=subprocess.STDOUT, cwd=cwd,
+                                          env=run.env))
+        while None in seconds:
+            time.sleep(poll_s if any(r.progress for r in runs) else min(poll_s, 0.2))
+            for i, (run, proc) in enumerate(zip(runs, procs)):
+                if seconds[i] is not None:
+                    continue
+                returncode = proc.poll()
+                if run.progress is not None:
+                    run.progress(follows[i].new_lines(final=returncode is not None))
+                if returncode is None:
+                    continue
+                seconds[i] = time.time() - start
+                if returncode != 0:
+                    logs[i].flush()
+                    with open(run.log_path) as f:
+                        tail = f.read()[-3000:]
+                    raise RuntimeError(f'{" ".join(map(str, run.cmd))} failed (exit '
+                                       f'{returncode}); log: {run.log_path}\n{tail}')
+    finally:  # as subprocess.run: no orphan, on a failure or Ctrl-C
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for log, follow in zip(logs, follows):
+            log.close()
+            follow.close()
+    return seconds
 
 
-def _run_following(cmd, log, log_path, cwd, env, progress, poll_s) -> int:
-    """``subprocess.run`` that passes the log's new lines to ``progress``."""
-    proc = subprocess.Popen(list(cmd), stdout=log, stderr=subprocess.STDOUT,
-                            cwd=cwd, env=env)
-    partial = ''
-    with open(log_path, errors='replace') as follow:
-        def new_lines():
-            nonlocal partial
-            text = partial + follow.read()
-            *lines, partial = text.split('\n')
-            return lines
+class _LogFollower:
+    """The complete lines a growing log file gained since the last call."""
 
-        try:
-            while True:
-                try:
-                    proc.wait(timeout=poll_s)
-                    break
-                except subprocess.TimeoutExpired:
-                    progress(new_lines())
-        except BaseException:  # as subprocess.run: no orphan on Ctrl-C
-            proc.kill()
-            proc.wait()
-            raise
-        lines = new_lines()
-        progress(lines + ([partial] if partial else []))
-    return proc.returncode
+    def __init__(self, path: str):
+        self.file, self.partial = open(path, errors='replace'), ''
+
+    def new_lines(self, final: bool = False) -> List[str]:
+        *lines, self.partial = (self.partial + self.file.read()).split('\n')
+        if final and self.partial:
+            lines.append(self.partial)
+            self.partial = ''
+        return lines
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def logged_scalars(work_dir: str) -> List[dict]:

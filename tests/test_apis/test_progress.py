@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from mmhybrid.apis.progress import DemoProgress, RunLog, parse_log_line
-from mmhybrid.apis.tool_runs import run_tool
+from mmhybrid.apis.tool_runs import ToolRun, run_tool, run_tools
 from tests.test_tools.train_helpers import REPO, write_tiny_config
 
 # Lines as mmengine 0.10.7 wrote them in this repository's runs: the frozen
@@ -125,6 +125,26 @@ def test_demo_progress_rewrites_one_line_on_a_terminal():
     assert '\r\x1b[K[demo] a line of its own\n\rstage 1/1 a | iter 20/300' in text
 
 
+def test_parallel_stage_shows_every_run_and_waits_for_the_slowest():
+    clock, out = Clock(), io.StringIO()
+    progress = DemoProgress([('probe', 10), ('Mask R-CNN', 100)], stream=out, clock=clock)
+    progress.stage('probe')
+    clock.now = 10.
+    updates = progress.parallel_stage('Mask R-CNN', ['pre-trained', 'from scratch'])
+    assert progress.line().startswith(
+        'stage 2/2 Mask R-CNN | pre-trained starting | from scratch starting | 0:00')
+    clock.now = 30.
+    updates['pre-trained']([ITER_TRAIN])  # 208 s to go
+    assert progress.stage_eta(30.) == 208  # the other's expected 100 - 20 is less
+    updates['from scratch']([ITER_TRAIN.replace('eta: 0:03:28', 'eta: 0:04:00')])
+    line = progress.line()
+    assert ('| pre-trained iter 20/300 loss 3.6755 | from scratch iter 20/300 '
+            'loss 3.6755 | 0:20, ETA 4:00 |') in line
+    assert progress.demo_eta(30.) == 240  # the slower run's ETA
+    progress.close()
+    assert progress.durations == [10., 20.]
+
+
 def test_run_tool_passes_the_log_lines_while_the_command_runs(tmp_path):
     script = ('import sys, time\n'
               'for i in range(3):\n'
@@ -147,6 +167,40 @@ def test_run_tool_with_progress_still_raises_on_failure(tmp_path):
     with pytest.raises(RuntimeError, match='exit 3'):
         run_tool([sys.executable, '-c', 'print("boom"); raise SystemExit(3)'],
                  str(tmp_path / 'log.txt'), progress=lambda lines: None, poll_s=0.1)
+
+
+def test_run_tools_runs_the_commands_at_once(tmp_path):
+    # each command finishes only once the other has started: in turn, both fail
+    script = ('import os, sys, time\n'
+              'me, other = sys.argv[1:]\n'
+              'open(me, "w").close()\n'
+              'for _ in range(300):\n'
+              '    if os.path.exists(other):\n'
+              '        print("Iter(train) [1/1]  loss: 0.5", flush=True)\n'
+              '        sys.exit(0)\n'
+              '    time.sleep(0.1)\n'
+              'sys.exit(5)\n')
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    seen = {'a': [], 'b': []}
+    seconds = run_tools(
+        [ToolRun([sys.executable, '-c', script, a, b], str(tmp_path / 'a.log'),
+                 progress=seen['a'].extend),
+         ToolRun([sys.executable, '-c', script, b, a], str(tmp_path / 'b.log'),
+                 progress=seen['b'].extend)], poll_s=0.1)
+    assert len(seconds) == 2 and all(s > 0 for s in seconds)
+    assert seen == {k: ['Iter(train) [1/1]  loss: 0.5'] for k in 'ab'}
+
+
+def test_run_tools_stops_the_others_when_one_fails(tmp_path):
+    sleeper = 'import os, time; print(os.getpid(), flush=True); time.sleep(120)'
+    with pytest.raises(RuntimeError, match=r'exit 3\); log: .*fails.log\nboom'):
+        run_tools([ToolRun([sys.executable, '-c', sleeper], str(tmp_path / 'sleeps.log')),
+                   ToolRun([sys.executable, '-c', 'import time; time.sleep(1); '
+                            'print("boom"); raise SystemExit(3)'],
+                           str(tmp_path / 'fails.log'))], poll_s=0.1)
+    pid = int((tmp_path / 'sleeps.log').read_text().split()[0])
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
+        __import__('os').kill(pid, 0)
 
 
 def test_progress_of_a_real_training_run(tiny_demo, tmp_path):
