@@ -162,7 +162,7 @@ class DemoProgress:
 
     A stage may run several tools at once (:meth:`parallel_stage`): the line then
     shows each run's position and loss after its label (``pre-trained iter
-    120/400 loss 1.234 | from scratch iter 118/400 loss 1.502``), and the stage's
+    120/400, loss 1.234 | from scratch iter 118/400, loss 1.502``), and the stage's
     ETA is the latest of theirs.
 
     On a terminal the line is rewritten in place (``\\r``); written to a file or a
@@ -282,7 +282,7 @@ class DemoProgress:
         for label, run in self.runs.items():
             text = ' '.join(filter(None, [label, run.position()]))
             if run.last_train is not None and run.last_train.loss is not None:
-                text += (' | ' if len(self.runs) == 1 else ' ') + \
+                text += (' | ' if len(self.runs) == 1 else ', ') + \
                     f'loss {run.last_train.loss:.4f}'
             parts.append(text)
         parts.append(f'{format_seconds(now - self.stage_start)}, '

@@ -138,7 +138,7 @@ def test_parallel_stage_shows_every_run_and_waits_for_the_slowest():
     assert progress.stage_eta(30.) == 208  # the other's expected 100 - 20 is less
     updates['from scratch']([ITER_TRAIN.replace('eta: 0:03:28', 'eta: 0:04:00')])
     line = progress.line()
-    assert ('| pre-trained iter 20/300 loss 3.6755 | from scratch iter 20/300 '
+    assert ('| pre-trained iter 20/300, loss 3.6755 | from scratch iter 20/300, '
             'loss 3.6755 | 0:20, ETA 4:00 |') in line
     assert progress.demo_eta(30.) == 240  # the slower run's ETA
     progress.close()
