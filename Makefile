@@ -6,7 +6,7 @@ export MMHYBRID_WHEEL_CACHE ?= $(HOME)/.cache/mmhybrid/wheels
 export HF_HUB_OFFLINE := 1
 DEMO_DATA ?= data/fashion_demo
 # `make demo DENSE=benchmark`: the benchmark's frozen-backbone detection and
-# segmentation instead of the short fine-tuning runs (about 16 minutes more)
+# segmentation instead of the short fine-tuning runs (about 10 minutes more)
 DENSE ?= short
 STAMP := $(VENV)/.mmhybrid-installed
 

@@ -3,10 +3,10 @@ Mask R-CNN and UperNet from the same checkpoint; prints the result table.
 
     python tools/run_demo.py [--work-dir work_dirs/demo] [--dense {short,benchmark}]
 
-``--dense short`` (the default, ``make demo``: about 14 minutes on 2 CPU cores)
+``--dense short`` (the default, ``make demo``: about 13 minutes on 2 CPU cores)
 fine-tunes Mask R-CNN and UperNet for a few dozen iterations, enough to show the
 checkpoint loading and what the models draw; ``--dense benchmark`` runs the
-benchmark's frozen-backbone dense evaluations instead (about 16 minutes more),
+benchmark's frozen-backbone dense evaluations instead (about 10 minutes more),
 whose numbers measure the backbones.
 """
 import argparse
@@ -29,7 +29,7 @@ def main():
     parser.add_argument('--dense', choices=DENSE_MODES, default='short',
                         help='the detection / segmentation stages: short fine-tuning '
                         'runs (default) or the benchmark\'s frozen-backbone '
-                        'evaluations (about 16 minutes more on 2 CPU cores)')
+                        'evaluations (about 10 minutes more on 2 CPU cores)')
     args = parser.parse_args()
     print(run_demo(args.data, args.work_dir, args.pretrain_options,
                    args.downstream_options, tasks=DENSE_MODES[args.dense]))

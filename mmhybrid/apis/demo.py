@@ -103,7 +103,7 @@ DOWNSTREAM = [
 #: ``--dense benchmark``: the dense stages replaced by the benchmark's own dense
 #: evaluations (``mmhybrid.benchmarks.protocol``: FPN / heads trained on the frozen
 #: backbone for 1000 iterations), at their full schedules: measurements, at about
-#: 16 more minutes on 2 CPU cores than the default demo (30 minutes in all).
+#: 10 more minutes on 2 CPU cores than the default demo (22 minutes in all).
 BENCHMARK_DENSE = [
     DownstreamTask('Mask R-CNN, frozen backbone (scenes)', DETECTION_CONFIG,
                    DETECTION_METRICS, scale=100.),
@@ -114,17 +114,17 @@ BENCHMARK_DENSE = [
 DENSE_MODES = {'short': DOWNSTREAM, 'benchmark': DOWNSTREAM[:1] + BENCHMARK_DENSE}
 
 # Seconds each stage took in the README's measured demos (2 CPU cores; the
-# frozen-backbone stages from ``make demo DENSE=benchmark``, the mean of both
-# backbones). The progress line's whole-demo ETA counts on them, rescaled by how
-# long the finished stages took.
+# frozen-backbone stages from ``make demo DENSE=benchmark``; a training task's
+# stage runs both backbones at once, a probe stage one). The progress line's
+# whole-demo ETA counts on them, rescaled by how long the finished stages took.
 EXPECTED_SECONDS = {
     'pre-training': 510, 'backbone export': 7,
     PROBES: 13,
-    'fine-tune, 10% labels (Fashion-MNIST)': 42,
-    'Mask R-CNN, fine-tuned (scenes)': 38,
-    'UperNet, fine-tuned (scenes)': 40,
-    'Mask R-CNN, frozen backbone (scenes)': 318,
-    'UperNet, frozen backbone (scenes)': 252,
+    'fine-tune, 10% labels (Fashion-MNIST)': 60,
+    'Mask R-CNN, fine-tuned (scenes)': 50,
+    'UperNet, fine-tuned (scenes)': 61,
+    'Mask R-CNN, frozen backbone (scenes)': 359,
+    'UperNet, frozen backbone (scenes)': 371,
 }
 PICTURES = ('losses.png', 'probe.png', 'reconstructions.png', 'detections.png',
             'segmentations.png')
