@@ -30,9 +30,8 @@ from ..benchmarks.protocol import (DEMO, DETECTION_CONFIG, FINETUNE_CONFIG,
 from ..benchmarks.splits import make_splits
 from .progress import DemoProgress
 from .tool_runs import (ToolRun, format_table, last_value, latest_checkpoint,
-                        logged_scalars)
+                        logged_scalars, run_tools)
 from .tool_runs import run_tool as run
-from .tool_runs import run_tools
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN_CONFIG = 'configs/pretrain/hybrid_swin-demo_fashion-64px.py'
