@@ -151,11 +151,10 @@ def run_demo(data_root: str, work_dir: str, pretrain_options: Sequence[str] = ()
         raise FileNotFoundError(f'{data_root} holds no demo build (build_info.json)')
     os.makedirs(work_dir, exist_ok=True)
     splits = make_splits(data_root)
-    stages = ['pre-training', 'backbone export']
-    stages += [_stage(PROBES, b) for b in BACKBONES] + [t.name for t in tasks]
-    progress = DemoProgress(
-        [(n, EXPECTED_SECONDS.get(n, EXPECTED_SECONDS.get(n.rsplit(', ', 1)[0], 0)))
-         for n in stages], stream)
+    stages = [(n, EXPECTED_SECONDS[n]) for n in ('pre-training', 'backbone export')]
+    stages += [(_stage(PROBES, b), EXPECTED_SECONDS[PROBES]) for b in BACKBONES]
+    stages += [(t.name, EXPECTED_SECONDS.get(t.name, 0)) for t in tasks]
+    progress = DemoProgress(stages, stream)
     log = log or progress.message
     times = {}
 

@@ -215,7 +215,7 @@ class DemoProgress:
         self.runs = {label: RunLog() for label in labels}
         self._last_plain = None  # a plain line at every stage start
         self._show(self.line())
-        return {label: partial(self._update, label) for label in labels}
+        return {label: partial(self._feed, label) for label in labels}
 
     def finish(self) -> None:
         """The current stage is done."""
@@ -224,11 +224,7 @@ class DemoProgress:
         self.durations[self.current] = self.clock() - self.stage_start
         self.current = None
 
-    def update(self, lines: List[str]) -> None:
-        """New lines of the (first) run's log."""
-        self._update(next(iter(self.runs)), lines)
-
-    def _update(self, label: str, lines: List[str]) -> None:
+    def _feed(self, label: str, lines: List[str]) -> None:
         self.runs[label].feed(lines, self.clock())
         self._show(self.line())
 

@@ -14,8 +14,8 @@ class ToolRun:
     """One command for :func:`run_tools`: its output goes to ``log_path``;
     ``progress``, when given, is called every ``poll_s`` seconds while the command
     runs, and once after it ends, with the lines the log gained since the last call
-    (complete lines only; possibly none), e.g.
-    :meth:`mmhybrid.apis.progress.DemoProgress.update`."""
+    (complete lines only; possibly none), e.g. a callback of
+    :meth:`mmhybrid.apis.progress.DemoProgress.parallel_stage`."""
     cmd: Sequence[str]
     log_path: str
     env: Optional[Dict[str, str]] = None
@@ -47,7 +47,10 @@ def run_tools(runs: Sequence[ToolRun], cwd: Optional[str] = None,
                                           stderr=subprocess.STDOUT, cwd=cwd,
                                           env=run.env))
         while None in seconds:
-            time.sleep(poll_s if any(r.progress for r in runs) else min(poll_s, 0.2))
+            try:  # back at once when the first run still going ends
+                procs[seconds.index(None)].wait(timeout=poll_s)
+            except subprocess.TimeoutExpired:
+                pass
             for i, (run, proc) in enumerate(zip(runs, procs)):
                 if seconds[i] is not None:
                     continue
