@@ -10,9 +10,13 @@ from mmhybrid.engine.hooks import TaskGradientHook
 from tests.test_models import tiny_models as tm
 
 
-def three_task_model_and_batch():
-    model = MODELS.build(dict(type='HybridPretrain', backbone=tm.swin(), mim=tm.mim(),
-                              contrastive=tm.contrastive(), multilabel=tm.multilabel(),
+WEIGHTS = dict(mim=2., contrastive=1., multilabel=.5)  # FixedTaskWeights below
+
+
+def three_task_model_and_batch(**backbone):
+    model = MODELS.build(dict(type='HybridPretrain', backbone=dict(tm.swin(), **backbone),
+                              mim=tm.mim(), contrastive=tm.contrastive(),
+                              multilabel=tm.multilabel(),
                               loss_balancer=dict(type='FixedTaskWeights',
                                                  weights=dict(mim=2., multilabel=.5))))
     inputs, samples = tm.batch(views=2)  # shared view mode reads these two
@@ -22,23 +26,38 @@ def three_task_model_and_batch():
 
 
 def reference_gradients(model, data_batch):
-    """Each task's weighted-loss gradient on the backbone, by plain backward()
-    on a copy of the model (a fresh forward pass per task)."""
+    """Each task's weighted-loss gradient on the backbone, built by hand from
+    the model's mmpretrain modules as mmpretrain's own algorithms call them
+    (``SimMIM.loss``, ``MoCoV3.loss``, ``ImageClassifier`` via ``cls_head.loss``),
+    not through ``task_losses`` or the balancer: in the shared view mode one
+    masked pass of the online backbone feeds the three heads, and the
+    momentum encoder keys ``view1``."""
+    model = copy.deepcopy(model)
+    data = model.data_preprocessor(data_batch, True)
+    masked, view1 = data['inputs']
+    samples = data['data_samples']
+    mask = torch.stack([s.mask for s in samples])
+    feats = model.backbone(masked, mask)
+    with torch.no_grad():
+        backbone, projector = model.momentum_encoder.module
+        key = projector(backbone(view1, None))[0]
+    losses = dict(
+        mim=model.mim_head.loss(model.mim_neck(feats[0]), masked, mask),
+        contrastive=model.con_head.loss(model.con_neck(feats)[0], key),
+        multilabel=model.cls_head.loss(model.cls_neck(feats), samples)['loss'])
+    params = [p for p in model.backbone.parameters() if p.requires_grad]
     grads = {}
-    for task in model.tasks:
-        clone = copy.deepcopy(model)
-        data = clone.data_preprocessor(data_batch, True)
-        weighted, _ = clone.balancer(clone.task_losses(data['inputs'],
-                                                       data['data_samples']))
-        weighted[task].backward()
-        grads[task] = torch.cat([
-            (p.grad if p.grad is not None else torch.zeros_like(p)).flatten().double()
-            for p in clone.backbone.parameters() if p.requires_grad])
+    for task, loss in losses.items():
+        g = torch.autograd.grad(WEIGHTS[task] * loss, params, retain_graph=True,
+                                allow_unused=True)
+        grads[task] = torch.cat([(gi if gi is not None else torch.zeros_like(p))
+                                 .flatten().double() for gi, p in zip(g, params)])
     return grads
 
 
 def test_measures_norms_and_cosines_without_changing_state(max_iters):
     model, data_batch = three_task_model_and_batch()
+    ref = reference_gradients(model, data_batch)  # before the hook's pass
     before = copy.deepcopy(model.state_dict())
     stats = TaskGradientHook.measure(model, data_batch)
     assert set(stats) == {'grad_norm/mim', 'grad_norm/contrastive', 'grad_norm/multilabel',
@@ -51,16 +70,33 @@ def test_measures_norms_and_cosines_without_changing_state(max_iters):
     assert torch.equal(after['momentum_encoder.module.0.patch_embed.projection.weight'],
                        before['momentum_encoder.module.0.patch_embed.projection.weight'])
 
-    # the values: norms and cosines of gradients computed independently
-    # (backward() of each weighted task loss, the balancer's weights included).
-    # The same float32 gradients, reduced in float64 here and in the hook
-    ref = reference_gradients(model, data_batch)
+    # the values: norms and cosines of the gradients built by hand above (the
+    # same float32 operations, reduced in float64 here and in the hook)
     for task, g in ref.items():
         assert stats[f'grad_norm/{task}'] == pytest.approx(g.norm().item(), rel=1e-9)
     for a, b in (('mim', 'contrastive'), ('mim', 'multilabel'),
                  ('contrastive', 'multilabel')):
         cos = (ref[a] @ ref[b] / (ref[a].norm() * ref[b].norm())).item()
         assert stats[f'grad_cos/{a}-{b}'] == pytest.approx(cos, abs=1e-9), (a, b)
+
+
+def test_leaves_the_cpu_random_stream_as_it_was(max_iters):
+    # with stochastic depth the hook's extra pass draws random numbers
+    model, data_batch = three_task_model_and_batch(drop_path_rate=0.5)
+    torch.manual_seed(1)
+    expected = torch.rand(8)
+    torch.manual_seed(1)
+    TaskGradientHook.measure(model, data_batch)
+    assert torch.equal(torch.rand(8), expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
+def test_leaves_the_cuda_random_stream_as_it_was(max_iters):
+    model, data_batch = three_task_model_and_batch(drop_path_rate=0.5)
+    model.cuda()
+    state = torch.cuda.get_rng_state()
+    TaskGradientHook.measure(model, data_batch)
+    assert torch.equal(torch.cuda.get_rng_state(), state)
 
 
 class _SignedCopies(torch.nn.Module):

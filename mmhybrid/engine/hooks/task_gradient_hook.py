@@ -17,9 +17,11 @@ class TaskGradientHook(Hook):
     Scalars: ``grad_norm/<task>`` and ``grad_cos/<task_a>-<task_b>``. Each task's
     gradient is that of its *weighted* loss term (what actually trains the
     backbone), taken on the batch just trained on, with one extra forward pass
-    (RNG state restored afterwards; the momentum encoder is not updated; batch
-    norm running statistics of the heads do see the extra pass). Off unless
-    added to ``custom_hooks``: ``dict(type='TaskGradientHook', interval=50)``.
+    (the CPU RNG and the CUDA RNG of the model's GPUs are restored afterwards,
+    so training draws the same random numbers with or without the hook; the
+    momentum encoder is not updated; batch norm running statistics of the
+    heads do see the extra pass). Off unless added to ``custom_hooks``:
+    ``dict(type='TaskGradientHook', interval=50)``.
 
     Args:
         interval (int): Iterations between measurements. Defaults to 50.
@@ -44,7 +46,11 @@ class TaskGradientHook(Hook):
     def measure(model, data_batch: dict) -> dict:
         """Per-task gradient norms and pairwise cosines on ``model.backbone``."""
         params = [p for p in model.backbone.parameters() if p.requires_grad]
-        with torch.random.fork_rng(devices=[]):
+        # the extra pass may draw random numbers (drop path) on the model's
+        # device: fork the CPU generator and those of the model's GPUs
+        cuda = sorted({p.device.index or 0 for p in model.parameters()
+                       if p.device.type == 'cuda'})
+        with torch.random.fork_rng(devices=cuda, device_type='cuda'):
             data = model.data_preprocessor(data_batch, True)
             raw = model.task_losses(data['inputs'], data['data_samples'],
                                     update_momentum=False)
