@@ -12,6 +12,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmhybrid  # noqa: E402,F401
 from mmhybrid.engine import adapt_cfg_for_cpu, init_cpu_process_group  # noqa: E402
+from mmhybrid.utils.checkpoint_loading import safe_mmengine_checkpoints  # noqa: E402
 
 
 def parse_args():
@@ -46,7 +47,8 @@ def main():
     cfg = adapt_cfg_for_cpu(cfg)
     init_cpu_process_group(cfg.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    metrics = runner.test()
+    with safe_mmengine_checkpoints():  # torch's safe loader, mmengine's classes allowed
+        metrics = runner.test()
     if args.out:
         from mmengine.fileio import dump
         dump(metrics, args.out)

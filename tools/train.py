@@ -11,9 +11,10 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-import mmhybrid  # noqa: E402,F401  (checkpoint loader; registers modules)
+import mmhybrid  # noqa: E402,F401  (registers modules)
 from mmhybrid.engine import adapt_cfg_for_cpu, init_cpu_process_group  # noqa: E402
 from mmhybrid.engine.hooks import FinalMetricsHook  # noqa: E402
+from mmhybrid.utils.checkpoint_loading import safe_mmengine_checkpoints  # noqa: E402
 
 
 def parse_args():
@@ -96,9 +97,12 @@ def main():
     if args.final_metrics:
         final_metrics = FinalMetricsHook(args.final_metrics)
         runner.register_hook(final_metrics)
-    runner.train()
-    if final_metrics is not None:
-        final_metrics.write(runner, cfg)
+    # --resume, load_from and Pretrained inits read mmengine checkpoints with
+    # torch's safe loader, mmengine's classes allow-listed
+    with safe_mmengine_checkpoints():
+        runner.train()
+        if final_metrics is not None:
+            final_metrics.write(runner, cfg)
 
 
 if __name__ == '__main__':

@@ -81,9 +81,12 @@ model = dict(
                        weights=dict(mim=1.0, contrastive=1.0, multilabel=4.0)),
 )
 
+# checkpoints are written to a temporary file and renamed: a job killed while
+# saving leaves the previous checkpoint as the last complete one
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+                    backend_args=dict(backend='atomic_local')))
 # RNG states travel with the checkpoints (a resumed run continues exactly); a
 # checkpoint trained on another label list is refused
 custom_hooks = [dict(type='RandomStateHook'), dict(type='LabelSpaceHook')]

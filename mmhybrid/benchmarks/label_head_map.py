@@ -15,6 +15,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
+from mmhybrid.utils.checkpoint_loading import safe_mmengine_checkpoints
+
 
 def label_head_map(config: str, checkpoint: str, ann_file: str, data_prefix: str,
                    groups: Optional[Dict[str, Sequence[int]]] = None,
@@ -38,7 +40,8 @@ def label_head_map(config: str, checkpoint: str, ann_file: str, data_prefix: str
         raise ValueError(f'{config}: the model has no label head (multilabel=None)')
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    with safe_mmengine_checkpoints():
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     model.eval()
     with open(ann_file) as f:
         entries = [d for d in json.load(f)['data_list'] if d.get('gt_label')][:limit]

@@ -35,9 +35,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
-from mmengine.runner.checkpoint import CheckpointLoader
 from mmpretrain.models.utils import resize_pos_embed
 from torch import nn
+
+from mmhybrid.utils.checkpoint_loading import load_mmengine_checkpoint
 
 #: Buffers computed from the architecture, never taken from a checkpoint.
 DERIVED_BUFFER_SUFFIXES = ('relative_position_index', 'attn_mask')
@@ -93,7 +94,7 @@ class BackboneLoadReport:
 
 def _read_state_dict(checkpoint: str, prefix: str) -> Tuple[Dict, int]:
     """Checkpoint tensors under ``prefix`` (stripped) and the total key count."""
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    ckpt = load_mmengine_checkpoint(checkpoint, map_location='cpu')
     state_dict = ckpt.get('state_dict', ckpt.get('model', ckpt))
     if prefix:
         selected = {k[len(prefix):]: v for k, v in state_dict.items()

@@ -1,4 +1,4 @@
-"""Write local files (checkpoints included) atomically.
+"""A file backend that writes local files (checkpoints) atomically.
 
 mmengine saves a checkpoint by ``open(path, 'wb').write(...)``: a job killed during
 the write leaves a truncated ``iter_N.pth`` beside the good ones. This backend writes
@@ -6,7 +6,14 @@ to a temporary file in the same folder, fsyncs it and renames it over the target
 (``os.replace`` is atomic on POSIX), so a file at the final path is always complete
 and a kill leaves at most a ``*.tmp-<pid>`` file behind. mmengine's ``last_checkpoint``
 pointer is written only after the checkpoint itself, so ``--resume`` (auto) picks the
-last complete checkpoint. Importing :mod:`mmhybrid` installs it for local paths.
+last complete checkpoint.
+
+It is registered under its own name and used only where a config names it::
+
+    default_hooks = dict(checkpoint=dict(
+        type='CheckpointHook', backend_args=dict(backend='atomic_local')))
+
+mmengine's ``local`` backend is left as it is for everyone else.
 """
 import os
 import os.path as osp
@@ -34,9 +41,10 @@ def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
             os.remove(tmp)
 
 
-@register_backend('local', force=True, prefixes='')
+@register_backend('atomic_local')
 class AtomicLocalBackend(LocalBackend):
-    """mmengine's ``LocalBackend`` with atomic ``put`` / ``put_text``."""
+    """mmengine's ``LocalBackend`` with atomic ``put`` / ``put_text``
+    (registered as ``'atomic_local'``)."""
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         atomic_write(obj, filepath)

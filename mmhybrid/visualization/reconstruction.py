@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
+from mmhybrid.utils.checkpoint_loading import safe_mmengine_checkpoints
 from .image_grid import image_grid
 
 PANELS = ('input', 'masked', 'prediction', 'prediction + visible')
@@ -41,7 +42,8 @@ def build_pretrain_model(cfg: Config, checkpoint: str) -> torch.nn.Module:
     import mmhybrid  # noqa: F401  (registers HybridPretrain)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    with safe_mmengine_checkpoints():
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     return model.eval()
 
 

@@ -13,10 +13,9 @@ import os.path as osp
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import torch  # noqa: E402
-from mmengine.runner.checkpoint import CheckpointLoader  # noqa: E402
 
-# importing mmhybrid installs its local checkpoint loader (torch>=2.6)
 from mmhybrid.downstream import extract_backbone  # noqa: E402
+from mmhybrid.utils.checkpoint_loading import load_mmengine_checkpoint  # noqa: E402
 
 
 def parse_args():
@@ -31,8 +30,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    checkpoint = CheckpointLoader.load_checkpoint(args.checkpoint,
-                                                  map_location='cpu')
+    checkpoint = load_mmengine_checkpoint(args.checkpoint, map_location='cpu')
     backbone, dropped = extract_backbone(checkpoint, args.keep_mask_token)
     if osp.dirname(args.out):
         os.makedirs(osp.dirname(args.out), exist_ok=True)

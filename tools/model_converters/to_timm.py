@@ -14,11 +14,10 @@ import os.path as osp
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import torch  # noqa: E402
-from mmengine.runner.checkpoint import CheckpointLoader  # noqa: E402
 
-# importing mmhybrid installs its local checkpoint loader (torch>=2.6)
 from mmhybrid.downstream import (  # noqa: E402
     extract_backbone, swin_to_timm, timm_swin_kwargs)
+from mmhybrid.utils.checkpoint_loading import load_mmengine_checkpoint  # noqa: E402
 
 
 def parse_args():
@@ -31,8 +30,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    checkpoint = CheckpointLoader.load_checkpoint(args.checkpoint,
-                                                  map_location='cpu')
+    checkpoint = load_mmengine_checkpoint(args.checkpoint, map_location='cpu')
     backbone, _ = extract_backbone(checkpoint)
     state_dict = swin_to_timm(backbone['state_dict'])
     if osp.dirname(args.out):
