@@ -5,7 +5,7 @@ import torch
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
-import mmhybrid  # noqa: E402,F401  (registers modules, checkpoint loader)
+import mmhybrid  # noqa: E402,F401  (registers modules)
 from mmengine.logging import MessageHub  # noqa: E402
 
 
