@@ -3,7 +3,9 @@ import json
 
 import pytest
 import torch
+from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
+from mmengine.structures import BaseDataElement
 from torch import nn
 
 from mmhybrid.engine.hooks import DeviceCheckHook
@@ -80,27 +82,73 @@ def test_rejects_unknown_dtype():
         DeviceCheckHook(dtype='fp8')
 
 
-def test_peak_memory_is_read_before_the_logger_resets_it(tmp_path, monkeypatch):
-    # mmengine's log processor calls torch.cuda.reset_peak_memory_stats each time
-    # it logs: the hook runs before LoggerHook and keeps the largest peak it read
-    from mmengine.hooks import LoggerHook
-    from mmengine.runner import get_priority
-    assert get_priority(DeviceCheckHook.priority) < get_priority(LoggerHook.priority)
+class ToyModel(BaseModel):
+    """A backbone of two Linears; in iteration ``spike_at`` the forward also
+    holds a ``spike_mib`` MiB tensor for a moment (freed before the step ends)."""
 
-    peak = {'bytes': 0}
-    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    monkeypatch.setattr(torch.cuda, 'synchronize', lambda: None)
-    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda: 'fake GPU')
-    monkeypatch.setattr(torch.cuda, 'max_memory_allocated', lambda: peak['bytes'])
+    def __init__(self, spike_at=-1, spike_mib=0):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+        self.spike_at, self.spike_mib, self.calls = spike_at, spike_mib, 0
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = torch.stack(inputs) if isinstance(inputs, list) else inputs
+        if self.calls == self.spike_at:
+            spike = torch.ones(self.spike_mib * 2**18, device=x.device)  # float32
+            x = x + spike[:1] - 1
+            del spike
+        self.calls += 1
+        out = self.backbone(x)
+        return dict(loss=out.pow(2).mean()) if mode == 'loss' else out
+
+
+def run_with_hook(tmp_path, hook_cfg, model, iters=3):
+    """A real mmengine Runner (default hooks, LoggerHook logging every
+    iteration) training ``model`` with the hook as gpu_check adds it."""
+    from mmengine.runner import Runner
+    data = [dict(inputs=torch.rand(4), data_samples=BaseDataElement())
+            for _ in range(8)]
+    runner = Runner(
+        model=model, work_dir=str(tmp_path / 'work'),
+        train_dataloader=dict(dataset=data, batch_size=2,
+                              sampler=dict(type='DefaultSampler', shuffle=False),
+                              collate_fn=dict(type='pseudo_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=dict(by_epoch=False, max_iters=iters),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
+                           checkpoint=None),
+        custom_hooks=[hook_cfg], log_level='WARNING')
+    runner.train()
+    return runner
+
+
+DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def test_in_a_runner_the_hook_reads_before_the_logger(tmp_path):
+    # mmengine's log processor resets CUDA's peak-memory statistics each time
+    # it logs (mmengine.device.get_max_cuda_memory): the hook must read them in
+    # after_train_iter before LoggerHook does, i.e. come first in the runner's
+    # hook order, as configured the way gpu_check configures it
     out = tmp_path / 'check.json'
-    hook = DeviceCheckHook(device='cuda', dtype='float32', out=str(out), name='toy')
-    hook.checked = True  # the device / dtype checks are the tests above
-    runner = toy_runner()
-    hook.before_train(runner)
-    for i, mib in enumerate([5, 9, 3]):
-        hook.before_train_iter(runner, i)
-        peak['bytes'] = mib * 2**20  # the step's peak
-        hook.after_train_iter(runner, i, dict(data_samples=[object()]))
-        peak['bytes'] = 0  # LoggerHook, after it: the log processor's reset
-    hook.after_train(runner)
-    assert json.loads(out.read_text())['peak_mib'] == 9
+    runner = run_with_hook(tmp_path, dict(type='DeviceCheckHook', device=DEVICE,
+                                          dtype='float32', out=str(out), name='toy',
+                                          skip=1), ToyModel())
+    names = [type(h).__name__ for h in runner.hooks]
+    assert names.index('DeviceCheckHook') < names.index('LoggerHook'), names
+    s = json.loads(out.read_text())
+    assert s['status'] == 'ok' and (s['batch'], s['iters'], s['timed_iters']) == (2, 3, 2)
+    assert s['observed']['input_device'].startswith(DEVICE)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU: the '
+                    'peak is torch.cuda.max_memory_allocated')
+def test_peak_memory_survives_the_loggers_reset(tmp_path):
+    # a 256 MiB spike in the second of three iterations: the logger resets the
+    # statistics after every iteration, so only a read before it sees the spike
+    out = tmp_path / 'check.json'
+    run_with_hook(tmp_path, dict(type='DeviceCheckHook', device='cuda',
+                                 dtype='float32', out=str(out)),
+                  ToyModel(spike_at=1, spike_mib=256))
+    assert torch.cuda.max_memory_allocated() < 256 * 2**20  # reset since
+    assert json.loads(out.read_text())['peak_mib'] >= 256
