@@ -1,0 +1,4 @@
+from .fused_window_attention import (CachedMaskShiftWindowMSA, FusedWindowMSA,
+                                     fuse_window_attention)
+
+__all__ = ['FusedWindowMSA', 'CachedMaskShiftWindowMSA', 'fuse_window_attention']
