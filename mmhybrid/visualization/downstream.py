@@ -11,6 +11,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.structures import PixelData
 
+from mmhybrid.utils.checkpoint_loading import safe_mmengine_checkpoints
 from .image_grid import stack_rows
 
 
@@ -42,7 +43,8 @@ def detection_rows(cfg: Config, checkpoint: str, data_root: str, num_images: int
     from mmdet.apis import init_detector
     from mmdet.registry import DATASETS
     from mmdet.visualization import DetLocalVisualizer
-    model = init_detector(cfg, checkpoint, device='cpu')
+    with safe_mmengine_checkpoints():
+        model = init_detector(cfg, checkpoint, device='cpu')
     dataset = DATASETS.build(_val_dataset_cfg(cfg, data_root))
     visualizer = DetLocalVisualizer(name=f'mmhybrid_det_{id(model)}')
     visualizer.dataset_meta = model.dataset_meta
@@ -64,7 +66,8 @@ def segmentation_rows(cfg: Config, checkpoint: str, data_root: str, num_images: 
     from mmseg.apis import init_model
     from mmseg.registry import DATASETS
     from mmseg.visualization import SegLocalVisualizer
-    model = init_model(cfg, checkpoint, device='cpu')
+    with safe_mmengine_checkpoints():
+        model = init_model(cfg, checkpoint, device='cpu')
     dataset = DATASETS.build(_val_dataset_cfg(cfg, data_root))
     visualizer = SegLocalVisualizer(name=f'mmhybrid_seg_{id(model)}', alpha=0.6)
     visualizer.dataset_meta = model.dataset_meta
