@@ -4,8 +4,10 @@ downstream task through tools/train.py (and tools/test.py), with zero missing
 backbone keys in every load report.
 
 After 2-3 iterations the metrics are near chance and vary with the data, so their
-values are not compared with a bound; what is checked: every metric is there and
-finite, the linear probe leaves the pre-trained backbone bit for bit as loaded
+values are not compared with a bound; what is checked: every metric is there,
+finite and in its range (COCO AP a fraction, the others percent), Mask R-CNN's
+evaluation covered every validation image and scored against their annotations
+(-1 exactly for the COCO size ranges without ground truth), the linear probe leaves the pre-trained backbone bit for bit as loaded
 while the other runs train all of it, and tools/test.py on a saved checkpoint
 reproduces the metrics of the validation run in training."""
 import json
@@ -65,6 +67,25 @@ def last_checkpoint(work_dir):
     return Path((Path(work_dir) / 'last_checkpoint').read_text().strip())
 
 
+def check_coco_evaluation(workspace, work_dir, name, log, metrics):
+    """Every validation image went through the model, and COCOeval scored
+    against the validation annotations: it gives -1 for a size range without
+    ground truth, so an AP is >= 0 exactly for the ranges those hold."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(work_dir / name))
+    ann = json.loads((workspace / cfg.val_evaluator.ann_file).read_text())
+    batches = -(-len(ann['images']) // cfg.val_dataloader.batch_size)
+    seen = re.findall(r'Epoch\(val\) \[\d+\]\[\s*(\d+)/(\d+)\]', log)
+    assert seen and seen[-1] == (str(batches), str(batches)), seen
+    areas = [a['area'] for a in ann['annotations']]
+    for size, (low, high) in dict(s=(0, 32**2), m=(32**2, 96**2),
+                                  l=(96**2, 1e10)).items():
+        has_gt = any(low <= a < high for a in areas)
+        for kind in ('bbox', 'segm'):
+            value = metrics[f'coco/{kind}_mAP_{size}']
+            assert (value >= 0) == has_gt, (kind, size, value, has_gt)
+
+
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_train_and_evaluate(name, demo_workspace, monkeypatch):
     library, num_new, schedule, metric_keys, trains_backbone = CONFIGS[name]
@@ -84,9 +105,11 @@ def test_train_and_evaluate(name, demo_workspace, monkeypatch):
     metrics = validation_metrics(work_dir, metric_keys[0])
     print(f'{name}: ' + ', '.join(f'{k} = {metrics.get(k)}' for k in metric_keys))
     assert all(math.isfinite(metrics[k]) for k in metric_keys), metrics
+    # mmdet reports COCO AP as a fraction, mmpretrain and mmseg in percent
+    top = 1 if library == 'mmdet' else 100
+    assert all(0 <= metrics[k] <= top for k in metric_keys), metrics
     if library == 'mmdet':
-        # COCOeval gives -1 where the validation set has no ground truth
-        assert metrics['coco/bbox_mAP'] >= 0 and metrics['coco/segm_mAP'] >= 0
+        check_coco_evaluation(demo_workspace, work_dir, name, log, metrics)
 
     # the backbone after training vs the pre-trained one it was loaded from
     pretrained = torch.load(demo_workspace / BACKBONE, weights_only=False)['state_dict']
