@@ -2,6 +2,8 @@
 
 * :func:`extract_backbone` (``tools/model_converters/extract_backbone.py``): keep
   the online backbone of a HybridPretrain checkpoint, ``backbone.``-prefixed;
+  :func:`resize_backbone` (its ``--window-size`` / ``--img-size``): the same fitted
+  to a stock config's window and image size;
 * :func:`swin_to_timm` (``tools/model_converters/to_timm.py``): the same weights in
   timm's ``SwinTransformer`` layout;
 * ``HybridSwinTransformer``, registered in mmpretrain's, mmdet's and mmseg's
@@ -12,7 +14,7 @@
 Importing this package registers ``HybridSwinTransformer`` (configs import it
 through ``custom_imports = dict(imports=['mmhybrid'])``).
 """
-from .extract import extract_backbone
+from .extract import extract_backbone, relative_position_index, resize_backbone
 from .hybrid_swin import (MMDetHybridSwinTransformer,
                           MMPretrainHybridSwinTransformer,
                           MMSegHybridSwinTransformer)
@@ -21,7 +23,8 @@ from .pretrained_loader import (BackboneLoadReport, MissingBackboneKeysError,
 from .timm_export import swin_to_timm, timm_swin_kwargs
 
 __all__ = [
-    'extract_backbone', 'swin_to_timm', 'timm_swin_kwargs',
+    'extract_backbone', 'resize_backbone', 'relative_position_index',
+    'swin_to_timm', 'timm_swin_kwargs',
     'load_pretrained_backbone', 'BackboneLoadReport', 'MissingBackboneKeysError',
     'MMPretrainHybridSwinTransformer', 'MMDetHybridSwinTransformer',
     'MMSegHybridSwinTransformer'

@@ -11,8 +11,11 @@ that impossible:
   mmdet's and mmseg's Swin add and the pre-training Swin lacks); anything else
   missing raises :class:`MissingBackboneKeysError`, naming the keys;
 * ``relative_position_bias_table`` of another window size is resized (bicubic, as
-  the Swin paper, mmdet and mmseg do) and each resized table is reported with its
-  window sizes;
+  the Swin paper, mmdet and mmseg do: :func:`fit_rel_pos_bias_table`, which
+  ``tools/model_converters/extract_backbone.py --window-size`` uses too) and each
+  resized table is reported with its window sizes. The tables reach
+  ``load_state_dict`` at the backbone's shape, so mmpretrain's own resizing load
+  hook, which calls SciPy's ``interp2d`` (removed in SciPy 1.14), has nothing to do;
 * ``absolute_pos_embed`` of another token grid (``use_abs_pos_embed=True`` at
   another image size) is resized with mmpretrain's ``resize_pos_embed`` (the
   backbone's ``interpolate_mode``, bicubic by default) and reported with both grids.
@@ -104,10 +107,15 @@ def _read_state_dict(checkpoint: str, prefix: str) -> Tuple[Dict, int]:
     return selected, len(state_dict)
 
 
-def _window_of(table_len: int) -> int:
+def window_of_table(table_len: int) -> int:
     """Window size of a square relative position bias table of length (2w-1)^2."""
     side = math.isqrt(table_len)
     return (side + 1) // 2
+
+
+def table_len_of_window(window_size: int) -> int:
+    """Rows of the relative position bias table of a square window: (2w-1)^2."""
+    return (2 * window_size - 1)**2
 
 
 def resize_rel_pos_bias_table(table: torch.Tensor, new_len: int) -> torch.Tensor:
@@ -120,7 +128,33 @@ def resize_rel_pos_bias_table(table: torch.Tensor, new_len: int) -> torch.Tensor
     return grid.reshape(num_heads, new_len).permute(1, 0).contiguous().to(table)
 
 
-def _square_grid(num_tokens: int) -> Optional[Tuple[int, int]]:
+def fit_rel_pos_bias_table(table: torch.Tensor,
+                           new_len: int) -> Tuple[torch.Tensor, Optional[str]]:
+    """A relative position bias table at another window, as every mmhybrid path
+    resizes it (this loader and ``extract_backbone.py --window-size``).
+
+    Returns ``(table, note)``: the table resized to ``new_len`` rows by
+    :func:`resize_rel_pos_bias_table` and the report note (``'window 6 -> 7,
+    bicubic'``), or the table itself and None when it already has ``new_len`` rows.
+    """
+    if table.shape[0] == new_len:
+        return table, None
+    note = (f'window {window_of_table(table.shape[0])} -> '
+            f'{window_of_table(new_len)}, bicubic')
+    return resize_rel_pos_bias_table(table, new_len), note
+
+
+def resize_abs_pos_embed(value: torch.Tensor, src: Tuple[int, int],
+                         dst: Tuple[int, int],
+                         mode: str = 'bicubic') -> Tuple[torch.Tensor, str]:
+    """A ``(1, L, C)`` absolute position embedding from the ``src`` token grid to
+    ``dst`` (mmpretrain's ``resize_pos_embed``), and the report note."""
+    resized = resize_pos_embed(value, src, dst, mode=mode, num_extra_tokens=0)
+    return resized.contiguous(), (f'grid {src[0]}x{src[1]} -> {dst[0]}x{dst[1]}, '
+                                  f'{mode}')
+
+
+def square_grid(num_tokens: int) -> Optional[Tuple[int, int]]:
     side = math.isqrt(num_tokens)
     return (side, side) if side * side == num_tokens else None
 
@@ -132,7 +166,7 @@ def _backbone_grid(backbone: nn.Module,
     grid = getattr(backbone, 'patch_resolution', None)
     if grid is not None and len(grid) == 2 and grid[0] * grid[1] == num_tokens:
         return int(grid[0]), int(grid[1])
-    return _square_grid(num_tokens)
+    return square_grid(num_tokens)
 
 
 def _fit_abs_pos_embed(backbone: nn.Module, key: str, value: torch.Tensor,
@@ -147,7 +181,7 @@ def _fit_abs_pos_embed(backbone: nn.Module, key: str, value: torch.Tensor,
             target.shape[0] != 1 or value.shape[2] != target.shape[2]:
         return None, (f'{key}: checkpoint {tuple(value.shape)}, backbone '
                       f'{tuple(target.shape)}')
-    src = _square_grid(value.shape[1])
+    src = square_grid(value.shape[1])
     dst = _backbone_grid(backbone, target.shape[1])
     if value.shape == target.shape and (src is None or dst is None or src == dst):
         return value, None
@@ -156,10 +190,8 @@ def _fit_abs_pos_embed(backbone: nn.Module, key: str, value: torch.Tensor,
         return None, (f'{key}: checkpoint {tuple(value.shape)}, backbone '
                       f'{tuple(target.shape)}; the {side} token count is not a '
                       'square grid, so the embedding cannot be resized')
-    mode = getattr(backbone, 'interpolate_mode', 'bicubic')
-    resized = resize_pos_embed(value, src, dst, mode=mode, num_extra_tokens=0)
-    return resized.contiguous(), (f'grid {src[0]}x{src[1]} -> {dst[0]}x{dst[1]}, '
-                                  f'{mode}')
+    return resize_abs_pos_embed(value, src, dst,
+                                mode=getattr(backbone, 'interpolate_mode', 'bicubic'))
 
 
 def load_pretrained_backbone(backbone: nn.Module,
@@ -243,11 +275,9 @@ def load_pretrained_backbone(backbone: nn.Module,
             continue
         if key.endswith('relative_position_bias_table') and \
                 value.dim() == 2 and value.shape[1] == target.shape[1]:
-            to_load[key] = resize_rel_pos_bias_table(value, target.shape[0])
-            report.resized.append(
-                (key, tuple(value.shape), tuple(target.shape),
-                 f'window {_window_of(value.shape[0])} -> '
-                 f'{_window_of(target.shape[0])}, bicubic'))
+            to_load[key], note = fit_rel_pos_bias_table(value, target.shape[0])
+            report.resized.append((key, tuple(value.shape), tuple(target.shape),
+                                   note))
         else:
             mismatched.append(f'{key}: checkpoint {tuple(value.shape)}, '
                               f'backbone {tuple(target.shape)}')

@@ -15,7 +15,9 @@ HEAD_PREFIXES = ('mim_neck.', 'mim_head.', 'con_neck.', 'con_head.', 'cls_head.'
 
 def simmim_swin(arch=None, img_size=64, window_size=4, pad_small_map=True):
     """A randomly initialised pre-training Swin (the demo one by default), with
-    non-trivial norms so that a wrongly mapped norm cannot go unnoticed."""
+    non-trivial norms and relative position bias tables (zeros until
+    ``init_weights``) so that a wrongly mapped norm or a wrongly resized table
+    cannot go unnoticed."""
     backbone = SimMIMSwinTransformer(
         arch=arch or DEMO_ARCH, img_size=img_size, drop_path_rate=0.,
         pad_small_map=pad_small_map,
@@ -24,6 +26,8 @@ def simmim_swin(arch=None, img_size=64, window_size=4, pad_small_map=True):
         for name, param in backbone.named_parameters():
             if 'norm' in name:
                 param.add_(0.1 * torch.randn_like(param))
+            elif name.endswith('relative_position_bias_table'):
+                param.copy_(torch.randn_like(param))
     backbone.eval()  # mmpretrain's Swin.train() returns None
     return backbone
 
