@@ -16,7 +16,8 @@ from .annotations import CocoWriter, dump_json, label_list_text, multilabel_json
 from .fashion_mnist import CLASSES, Split, load_split, source_fingerprint
 from .preview import preview_grid
 from .readme import readme_text
-from .scenes import IMAGE_TYPES, render_object, render_scene
+from .scenes import (DENSE_SCENE_STYLES, IMAGE_TYPES, render_dense_scene,
+                     render_object, render_scene)
 
 #: Bump when the output for given parameters changes: forces a rebuild.
 BUILDER_VERSION = 2
@@ -24,7 +25,8 @@ BUILDER_VERSION = 2
 SCENE_CLASSES = CLASSES + IMAGE_TYPES
 #: Seed stream per scene split (and per other random choice).
 _STREAMS = dict(train=0, val=1, unlabelled=2, cls_train=3, cls_test=4,
-                partial=5, objects=6, objects_pick=7)
+                partial=5, objects=6, objects_pick=7, dense_train=8,
+                dense_val=9, dense_test=10)
 _PREVIEW_SCENES = 16
 _PNG = [cv2.IMWRITE_PNG_COMPRESSION, 6]
 
@@ -51,6 +53,13 @@ class DemoParams:
             garment each (class-balanced, from Fashion-MNIST train images that
             are not in ``cls/train``): the ImageNet-like labelled source of
             pre-training. Defaults to 20000.
+        dense_scenes (str): Comma-separated names of
+            :data:`~.scenes.DENSE_SCENE_STYLES` to build as well, each into
+            ``scenes_<name>/`` (train / val / test scenes for the dense tasks,
+            COCO instances and class maps; ``scenes/``, which pre-training
+            reads, is the same with or without them). Defaults to '' (none;
+            then not recorded in ``build_info.json``, whose earlier builds stay
+            up to date).
     """
     seed: int = 0
     size: int = 64
@@ -62,6 +71,11 @@ class DemoParams:
     unlabelled_fraction: float = 0.5
     max_garments: int = 4
     num_objects: int = 20000
+    dense_scenes: str = ''
+
+    def dense_styles(self) -> List[str]:
+        """The names in ``dense_scenes``, in order."""
+        return [n.strip() for n in self.dense_scenes.split(',') if n.strip()]
 
     def check(self) -> None:
         """Raise ``ValueError`` for parameters that cannot be built."""
@@ -81,6 +95,12 @@ class DemoParams:
                             '(objects use train images cls/train does not)')
         if not 0 <= self.unlabelled_fraction <= 1:
             problems.append('unlabelled_fraction must be in [0, 1]')
+        for name in self.dense_styles():
+            if name not in DENSE_SCENE_STYLES:
+                problems.append(f'unknown dense scene style {name!r} (known: '
+                                f'{", ".join(DENSE_SCENE_STYLES)})')
+            else:
+                DENSE_SCENE_STYLES[name].check()
         if problems:
             raise ValueError('; '.join(problems))
 
@@ -214,6 +234,54 @@ def _write_scenes(out: str, params: DemoParams,
     return counts, provenance, preview
 
 
+def _write_dense_scenes(out: str, params: DemoParams, name: str,
+                        splits: Dict[str, Split]) -> tuple:
+    """Render the dense scene set ``name`` into ``out`` (``scenes_<name>/``):
+    train and val scenes of Fashion-MNIST train garments, test scenes of test
+    garments, each with class maps, COCO instances and multi-label JSON."""
+    style = DENSE_SCENE_STYLES[name]
+    meta, ann_dir = osp.join(out, 'meta'), osp.join(out, 'annotations')
+    os.makedirs(meta)
+    os.makedirs(ann_dir)
+    with open(osp.join(meta, 'classes.txt'), 'w') as f:
+        f.write(''.join(n + '\n' for n in SCENE_CLASSES))
+    counts, provenance, preview = {}, {}, []
+    for split, source_split, count in (('train', 'train', style.num_train),
+                                       ('val', 'train', style.num_val),
+                                       ('test', 'test', style.num_test)):
+        os.makedirs(osp.join(out, split))
+        os.makedirs(osp.join(out, 'seg', split))
+        coco = CocoWriter(CLASSES)
+        labels, garments = [], []
+        for i in range(count):
+            scene = render_dense_scene(_rng(params, f'dense_{split}', i),
+                                       splits[source_split], style)
+            file_name = f'{i:06d}.png'
+            cv2.imwrite(osp.join(out, split, file_name),
+                        scene.image[:, :, ::-1], _PNG)
+            cv2.imwrite(osp.join(out, 'seg', split, file_name),
+                        scene.class_map(), _PNG)
+            coco.add(i, file_name, scene)
+            labels.append(scene.labels())
+            garments.append([[g.source_index, g.label, g.visible_pixels]
+                             for g in scene.garments])
+            if split == 'train' and len(preview) < _PREVIEW_SCENES:
+                preview.append(scene)
+        paths = [f'{split}/{i:06d}.png' for i in range(count)]
+        with open(osp.join(meta, f'{split}_multilabel.json'), 'w') as f:
+            f.write(multilabel_json(SCENE_CLASSES, paths, labels))
+        dump_json(coco.to_dict(f'Fashion-MNIST demo scenes {name}, {split}'),
+                  osp.join(ann_dir, f'instances_{split}.json'))
+        provenance[split] = dict(
+            source_split=source_split,
+            fields=['source_index', 'label', 'visible_pixels'],
+            garments=garments)
+        counts[split] = _scene_counts(labels, garments)
+    cv2.imwrite(osp.join(out, 'preview.png'),
+                preview_grid(preview)[:, :, ::-1], _PNG)
+    return counts, provenance
+
+
 def _write_objects(out: str, params: DemoParams, source: Split,
                    exclude: np.ndarray) -> tuple:
     """Render the labelled object-centric images: one garment each, from
@@ -251,8 +319,16 @@ def _write_objects(out: str, params: DemoParams, source: Split,
 
 
 def _requested(params: DemoParams, fingerprint: Dict[str, str]) -> dict:
-    return dict(builder_version=BUILDER_VERSION, params=asdict(params),
-                source=dict(dataset='Fashion-MNIST', files=fingerprint))
+    recorded = asdict(params)
+    if not params.dense_scenes:  # builds from before the option stay current
+        del recorded['dense_scenes']
+    requested = dict(builder_version=BUILDER_VERSION, params=recorded,
+                     source=dict(dataset='Fashion-MNIST', files=fingerprint))
+    if params.dense_scenes:  # what each name stands for: a changed style rebuilds
+        requested['dense_scene_styles'] = json.loads(json.dumps({
+            name: asdict(DENSE_SCENE_STYLES[name])
+            for name in params.dense_styles()}))
+    return requested
 
 
 def _is_up_to_date(out: str, requested: dict) -> bool:
@@ -319,9 +395,15 @@ def build_fashion_demo(out: str,
         log(f'  objects/ written ({time.perf_counter() - start:.1f} s)')
         counts['cls'] = dict(train=params.num_cls_train,
                              test=params.num_cls_test)
+        dense_records = {}
+        for name in params.dense_styles():
+            folder = f'scenes_{name}'
+            counts[folder], dense_records[folder] = _write_dense_scenes(
+                osp.join(tmp, folder), params, name, splits)
+            log(f'  {folder}/ written ({time.perf_counter() - start:.1f} s)')
         info = dict(requested, counts=counts)
         dump_json(dict(cls=cls_record, scenes=scene_record,
-                       objects=object_record),
+                       objects=object_record, **dense_records),
                   osp.join(tmp, 'provenance.json'))
         cv2.imwrite(osp.join(tmp, 'preview.png'),
                     preview_grid(previews)[:, :, ::-1], _PNG)

@@ -7,7 +7,7 @@ Fashion-MNIST intensity above :data:`MASK_THRESHOLD`; what stays visible of
 it after occlusion is its instance mask.
 """
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Optional
 
 import cv2
 import numpy as np
@@ -40,10 +40,14 @@ class Garment:
         label (int): Fashion-MNIST class index (0..9).
         visible_pixels (int): Mask pixels left after occlusion; 0 means fully
             occluded (the garment then is no instance and no label).
+        box (tuple, optional): ``(x0, y0, x1, y1)`` (exclusive ends) of the
+            garment's whole mask, before occlusion; recorded by
+            :func:`render_dense_scene` only.
     """
     source_index: int
     label: int
     visible_pixels: int = 0
+    box: Optional[tuple] = None
 
 
 @dataclass
@@ -211,5 +215,156 @@ def _finish(rng: np.random.Generator, canvas: np.ndarray,
     for k, garment in enumerate(garments):
         garment.visible_pixels = int(counts[k + 1])
     image_type = int(rng.integers(len(IMAGE_TYPES)))
+    image = _render_type(canvas, IMAGE_TYPES[image_type], rng)
+    return Scene(image, image_type, instance_map, garments)
+
+
+@dataclass(frozen=True)
+class SceneStyle:
+    """How the scenes of a dense scene set (``scenes_<name>/``) are composed.
+
+    The scenes of ``scenes/`` (what pre-training reads, and the dense protocol
+    of 2026-11-29/30) are :func:`render_scene`'s; a named style is a second scene
+    set for the dense tasks (Mask R-CNN, UperNet) built alongside them, in the
+    same label space (10 garments, then the image types).
+
+    Args:
+        size (int): Canvas side in pixels.
+        min_garments (int): Garments drawn per scene, at least.
+        max_garments (int): Garments drawn per scene, at most. A garment whose
+            placement cannot meet ``max_overlap`` is left out, so a scene may
+            hold fewer than ``min_garments`` (never none).
+        scale_range (tuple): Garment glyph height as a fraction of the side.
+        max_overlap (float): Largest IoU allowed between the boxes of any two
+            garments' full masks (before occlusion); 1.0 allows any overlap,
+            0.0 keeps the garments apart (no occlusion at all).
+        background (str): ``'busy'`` (plain, gradient, stripes or blotches, as
+            ``scenes/``) or ``'plain'`` (one colour).
+        image_types (tuple): The :data:`IMAGE_TYPES` a scene may be rendered in.
+        num_train (int): Training scenes (Fashion-MNIST train garments).
+        num_val (int): Validation scenes (Fashion-MNIST train garments).
+        num_test (int): Test scenes (Fashion-MNIST test garments).
+        placement_tries (int): Positions / scales tried per garment.
+    """
+    size: int = 64
+    min_garments: int = 1
+    max_garments: int = 2
+    scale_range: tuple = (0.5, 0.85)
+    max_overlap: float = 0.1
+    background: str = 'plain'
+    image_types: tuple = IMAGE_TYPES
+    num_train: int = 4000
+    num_val: int = 500
+    num_test: int = 500
+    placement_tries: int = 20
+
+    def check(self) -> None:
+        problems = []
+        if self.size < 16:
+            problems.append(f'size must be >= 16, got {self.size}')
+        if not 1 <= self.min_garments <= self.max_garments:
+            problems.append('need 1 <= min_garments <= max_garments')
+        if not 0 < self.scale_range[0] <= self.scale_range[1] <= 1:
+            problems.append('scale_range must be within (0, 1]')
+        if not 0 <= self.max_overlap <= 1:
+            problems.append('max_overlap must be in [0, 1]')
+        if self.background not in ('busy', 'plain'):
+            problems.append(f'unknown background {self.background!r}')
+        if not self.image_types or set(self.image_types) - set(IMAGE_TYPES):
+            problems.append(f'image_types must be among {IMAGE_TYPES}')
+        if min(self.num_train, self.num_val, self.num_test) < 1:
+            problems.append('num_train, num_val and num_test must be >= 1')
+        if problems:
+            raise ValueError('; '.join(problems))
+
+
+#: Named dense scene sets, built into ``scenes_<name>/`` by
+#: ``DemoParams(dense_scenes='<name>,...')``. 'v2' is the measured choice
+#: (results/dense_scenes.md); the others are the variants it was measured
+#: against, kept so that the table's rows can be rebuilt.
+DENSE_SCENE_STYLES = {
+    # 1-2 large garments, boxes IoU <= 0.1, one-colour backgrounds
+    'v2': SceneStyle(),
+    # v2 on scenes/'s busy backgrounds
+    'v2busy': SceneStyle(background='busy'),
+    # 1-3 smaller garments (0.35-0.65 of the side), boxes IoU <= 0.1
+    'v2many': SceneStyle(max_garments=3, scale_range=(0.35, 0.65)),
+    # v2 at 96 px
+    'v2at96': SceneStyle(size=96),
+}
+
+
+def _box(mask: np.ndarray, y0: int, x0: int) -> tuple:
+    ys, xs = np.nonzero(mask)
+    return (x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1,
+            y0 + int(ys.max()) + 1)
+
+
+def box_iou(a: tuple, b: tuple) -> float:
+    """IoU of two ``(x0, y0, x1, y1)`` boxes (exclusive ends)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(w, 0) * max(h, 0)
+    union = ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) -
+             inter)
+    return inter / union if union else 0.0
+
+
+def render_dense_scene(rng: np.random.Generator, source: Split,
+                       style: SceneStyle) -> Scene:
+    """Compose one scene of a dense scene set (see :class:`SceneStyle`):
+    garments placed where their mask boxes overlap the earlier ones' by at most
+    ``style.max_overlap`` IoU (tried ``style.placement_tries`` times, else left
+    out), then rendered in one of ``style.image_types``.
+
+    Returns:
+        Scene: as :func:`render_scene`'s; ``image_type`` indexes
+        :data:`IMAGE_TYPES`.
+    """
+    size = style.size
+    if style.background == 'plain':
+        colour = rng.uniform(0, 1, 3)
+        canvas = np.broadcast_to(colour, (size, size, 3)).astype(np.float32)
+    else:
+        canvas = _background(rng, size).copy()
+    instance_map = np.zeros((size, size), np.uint8)
+    garments: List[Garment] = []
+    boxes: List[tuple] = []
+    count = int(rng.integers(style.min_garments, style.max_garments + 1))
+    for _ in range(count):
+        index = int(rng.integers(len(source.labels)))
+        for _ in range(style.placement_tries):
+            glyph = source.images[index]
+            if rng.random() < 0.5:
+                glyph = glyph[:, ::-1]
+            h = int(round(rng.uniform(*style.scale_range) * size))
+            w = int(np.clip(round(h * rng.uniform(0.8, 1.25)), 4, size))
+            glyph = cv2.resize(np.ascontiguousarray(glyph), (w, h),
+                               interpolation=cv2.INTER_LINEAR)
+            mask = glyph > MASK_THRESHOLD
+            if not mask.any():
+                break
+            y0 = int(rng.integers(size - h + 1))
+            x0 = int(rng.integers(size - w + 1))
+            box = _box(mask, y0, x0)
+            if all(box_iou(box, b) <= style.max_overlap for b in boxes):
+                break
+        else:
+            continue  # no placement met max_overlap: left out
+        if not mask.any():
+            continue
+        tint = rng.uniform(0.1, 1.0, 3).astype(np.float32)
+        shade = (0.3 + 0.7 * glyph.astype(np.float32) / 255)[:, :, None]
+        canvas[y0:y0 + h, x0:x0 + w][mask] = (shade * tint)[mask]
+        instance_map[y0:y0 + h, x0:x0 + w][mask] = len(garments) + 1
+        garments.append(Garment(index, int(source.labels[index]), box=box))
+        boxes.append(box)
+    if not garments:  # every placement failed (cannot happen for the first)
+        raise RuntimeError('no garment could be placed')
+    counts = np.bincount(instance_map.ravel(), minlength=len(garments) + 1)
+    for k, garment in enumerate(garments):
+        garment.visible_pixels = int(counts[k + 1])
+    image_type = IMAGE_TYPES.index(
+        style.image_types[int(rng.integers(len(style.image_types)))])
     image = _render_type(canvas, IMAGE_TYPES[image_type], rng)
     return Scene(image, image_type, instance_map, garments)
