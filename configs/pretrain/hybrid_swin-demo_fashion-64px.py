@@ -82,7 +82,11 @@ model = dict(
 # images, 10% warm-up): the ablation's budget, at which this recipe transfers
 # better than random init (results/ablation.md); at 300 it did not yet.
 max_iters = 1000
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=3e-4))
+# fp32: the headline's optim wrapper without AMP (and its bf16 dtype)
+optim_wrapper = dict(
+    {k: v for k, v in _base_.optim_wrapper.items() if k != 'dtype'},
+    _delete_=True, type='OptimWrapper',
+    optimizer=dict(_base_.optim_wrapper.optimizer, lr=3e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=100),
     dict(type='CosineAnnealingLR', T_max=max_iters - 100, eta_min=1e-5,

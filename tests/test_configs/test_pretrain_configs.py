@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
@@ -33,6 +34,19 @@ def test_headline_swin_b_builds_with_87m_backbone():
     assert cfg.optim_wrapper.type == 'OptimWrapper'
 
 
+def test_headline_schedule_trains_in_bf16():
+    # as configured for a GPU (no CPU adaptation): AMP in bfloat16, what README
+    # and the GPU check (results/gpu_check/) say; AmpOptimWrapper's own default
+    # dtype None would be float16
+    from mmengine.optim import AmpOptimWrapper
+    for name in ('hybrid_swin-b.py', 'hybrid_swin-t.py',
+                 'ablations/hybrid-mim-only_swin-b.py'):
+        wrapper = Config.fromfile(str(PRETRAIN / name)).optim_wrapper
+        assert (wrapper.type, wrapper.get('dtype')) == ('AmpOptimWrapper',
+                                                        'bfloat16'), name
+    assert 'bfloat16' in AmpOptimWrapper.valid_dtypes
+
+
 def test_training_without_data_names_the_missing_annotation_file(tmp_path):
     proc = subprocess.run(
         [sys.executable, 'tools/train.py', 'configs/pretrain/hybrid_swin-b.py',
@@ -50,5 +64,10 @@ def test_training_without_data_names_the_missing_annotation_file(tmp_path):
     ('hybrid_swin-demo_fashion-64px.py', ('mim', 'contrastive', 'multilabel')),
 ])
 def test_variants_build(name, tasks):
-    model, _ = build_model(PRETRAIN / name)
+    model, cfg = build_model(PRETRAIN / name)
     assert model.tasks == tasks
+    # the optim wrapper as configured for CPU (the demo's fp32 OptimWrapper
+    # must not inherit the headline's AMP dtype)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    assert type(wrapper).__name__ == 'OptimWrapper'

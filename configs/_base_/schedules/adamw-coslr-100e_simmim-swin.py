@@ -3,6 +3,7 @@
 # lr 2e-4 per 512 images, no weight decay on norms, biases, position tables.
 optim_wrapper = dict(
     type='AmpOptimWrapper',
+    dtype='bfloat16',  # autocast dtype (AmpOptimWrapper's default None is fp16)
     optimizer=dict(
         type='AdamW', lr=2e-4 * 2048 / 512, betas=(0.9, 0.999), weight_decay=0.05),
     clip_grad=dict(max_norm=5.0),
