@@ -42,6 +42,9 @@ class RatioSampler(Sampler):
     Like mmengine's ``DefaultSampler``, the order depends only on ``seed`` and
     the epoch given to :meth:`set_epoch`, so a resumed run sees the same data.
 
+    Not mmdet's ``MultiSourceSampler``: it never returns from a source of ratio 0
+    (the demo's ``[2, 0, 1]``) and is infinite (no epochs, ``set_epoch`` ignored).
+
     Args:
         dataset (ConcatDataset): The concatenated sources (anything with
             ``cumulative_sizes``, like ``torch``'s and mmengine's).
