@@ -8,6 +8,7 @@ environment stay as they were. Configs import it with
 from .version import __version__
 from .utils import atomic_local_backend  # noqa: F401  (registers 'atomic_local')
 from . import datasets, engine, models  # noqa: F401  (registration)
+from . import evaluation  # noqa: F401  (metrics: kNN, label mAP, linear probe)
 # mmhybrid.downstream (HybridSwinTransformer for mmpretrain / mmdet / mmseg) loads
 # mmdet and mmseg: the downstream configs import it, pre-training does not pay for it.
 from .datasets import transforms  # noqa: F401

@@ -1,4 +1,5 @@
-"""Frozen-feature probes of a backbone: weighted kNN and a linear classifier.
+"""Frozen-feature probes of a backbone on the demo world: weighted kNN and a
+linear classifier (the metrics: :mod:`mmhybrid.evaluation`).
 
 Features are the last stage's globally pooled output of the backbone as the
 fine-tuning config builds it (mmpretrain ``HybridSwinTransformer``, loaded by its
@@ -6,10 +7,9 @@ own ``init_cfg``), on the Fashion-MNIST images of the demo world. The linear
 probe's learning rate and weight decay are chosen on the validation split; both
 probes report the test split.
 """
-import itertools
 import logging
 import os.path as osp
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -18,6 +18,8 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from torch import nn
+
+from mmhybrid.evaluation import knn_top1, linear_probe
 
 
 def load_cls_split(data_root: str, list_file: str,
@@ -73,64 +75,6 @@ def extract_features(backbone: nn.Module, images: torch.Tensor,
              ) / backbone.pixel_std
         feats.append(backbone(x)[-1].mean(dim=(2, 3)))
     return torch.cat(feats)
-
-
-def knn_top1(train: torch.Tensor, train_labels: torch.Tensor, query: torch.Tensor,
-             query_labels: torch.Tensor, k: int = 20,
-             temperature: float = 0.07) -> float:
-    """Top-1 (%) of a cosine-similarity kNN with exp(sim / T) weighted votes
-    (Wu et al. 2018, as DINO's kNN probe)."""
-    train = nn.functional.normalize(train, dim=1)
-    query = nn.functional.normalize(query, dim=1)
-    num_classes = int(train_labels.max()) + 1
-    correct = 0
-    for start in range(0, len(query), 1024):
-        sim = query[start:start + 1024] @ train.T
-        top, idx = sim.topk(min(k, len(train)), dim=1)
-        votes = torch.zeros(len(top), num_classes).scatter_add_(
-            1, train_labels[idx], (top / temperature).exp())
-        correct += (votes.argmax(1) == query_labels[start:start + 1024]).sum().item()
-    return 100. * correct / len(query)
-
-
-def train_linear(train: torch.Tensor, labels: torch.Tensor, lr: float,
-                 weight_decay: float, epochs: int, seed: int) -> nn.Module:
-    """A linear classifier on standardised features (AdamW, cosine, batch 256)."""
-    g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    head = nn.Linear(train.shape[1], int(labels.max()) + 1)
-    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
-    steps = epochs * ((len(train) + 255) // 256)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(train), generator=g).split(256):
-            loss = nn.functional.cross_entropy(head(train[idx]), labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    return head
-
-
-def linear_probe(train, train_labels, val, val_labels, test, test_labels,
-                 lrs: Sequence[float] = (1e-3, 1e-2),
-                 weight_decays: Sequence[float] = (1e-4, 1e-2),
-                 epochs: int = 30, seed: int = 0) -> Dict[str, float]:
-    """Train one head per (lr, weight decay), pick the best on val, report its
-    val and test top-1 (%) and the choice."""
-    mean, std = train.mean(0), train.std(0) + 1e-6
-    train, val, test = [(f - mean) / std for f in (train, val, test)]
-    best = None
-    for lr, wd in itertools.product(lrs, weight_decays):
-        head = train_linear(train, train_labels, lr, wd, epochs, seed)
-        with torch.no_grad():
-            acc = 100. * (head(val).argmax(1) == val_labels).float().mean().item()
-        if best is None or acc > best[0]:
-            best = (acc, lr, wd, head)
-    acc, lr, wd, head = best
-    with torch.no_grad():
-        test_acc = 100. * (head(test).argmax(1) == test_labels).float().mean().item()
-    return dict(val=acc, test=test_acc, lr=lr, weight_decay=wd)
 
 
 def run_frozen_probes(data_root: str, splits: Dict[str, str], finetune_config: str,

@@ -15,6 +15,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
+from mmhybrid.evaluation import label_map, multilabel_targets
 from mmhybrid.utils.checkpoint_loading import safe_mmengine_checkpoints
 
 
@@ -33,7 +34,6 @@ def label_head_map(config: str, checkpoint: str, ann_file: str, data_prefix: str
             image types). Defaults to one group of all classes.
         limit (int, optional): Use the first ``limit`` labelled entries.
     """
-    from mmpretrain.evaluation import AveragePrecision
     from mmpretrain.registry import MODELS
     cfg = Config.fromfile(config)
     if not cfg.model.get('multilabel'):
@@ -63,11 +63,5 @@ def label_head_map(config: str, checkpoint: str, ann_file: str, data_prefix: str
         with torch.no_grad():
             logits.append(model.cls_head(model.cls_neck(model.extract_feat(x))))
     scores = torch.cat(logits).sigmoid()
-    target = torch.zeros_like(scores)
-    for i, d in enumerate(entries):
-        target[i, d['gt_label']] = 1
-    ap = AveragePrecision.calculate(scores, target, average=None)
-    groups = groups or {'all': range(scores.shape[1])}
-    return {name: dict(mAP=float(ap[list(idx)].mean()),
-                       chance=float(100 * target[:, list(idx)].mean()))
-            for name, idx in groups.items()}
+    targets = multilabel_targets([d['gt_label'] for d in entries], scores.shape[1])
+    return label_map(scores, targets, groups)

@@ -11,7 +11,7 @@ from mmengine.logging import MessageHub
 from mmengine.runner import load_checkpoint
 from mmpretrain.registry import HOOKS, MODELS
 
-from mmhybrid.benchmarks.frozen_probe import knn_top1
+from mmhybrid.evaluation import knn_top1
 from tests.test_models import tiny_models as tm
 from tests.test_tools.train_helpers import run_tool, write_tiny_config
 

@@ -12,10 +12,9 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook, LoggerHook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmpretrain.evaluation import AveragePrecision
 from mmpretrain.registry import HOOKS
 
-from mmhybrid.benchmarks.frozen_probe import knn_top1
+from mmhybrid.evaluation import knn_top1, label_map, multilabel_targets
 
 # MessageHub keys (the LoggerHook drops the 'train/' prefix in scalars.json)
 KNN_KEY = 'train/probe/knn_top1'
@@ -28,12 +27,13 @@ class OnlineProbeHook(Hook):
     """Every ``interval`` iterations, probe the online backbone on fixed images:
 
     - ``probe/knn_top1``: top-1 (%) of a weighted kNN (k=20, cosine similarity,
-      exp(sim / 0.07) votes: ``mmhybrid.benchmarks.frozen_probe.knn_top1``) on
+      exp(sim / 0.07) votes: ``mmhybrid.evaluation.knn_top1``) on
       Fashion-MNIST, ``num_bank`` images of ``knn_bank`` as the memory bank and
       ``num_query`` of ``knn_query`` as queries; features are the last stage of
       ``model.extract_feat`` (unmasked), globally average-pooled;
-    - ``probe/label_mAP``: mAP (%, mmpretrain's ``AveragePrecision``, macro) of
-      the multi-label head (``model.predict``) on held-out labelled scenes;
+    - ``probe/label_mAP``: mAP (%, macro: ``mmhybrid.evaluation.label_map``, by
+      mmpretrain's ``AveragePrecision``) of the multi-label head
+      (``model.predict``) on held-out labelled scenes;
     - ``probe/seconds``: the probe's wall time.
 
     The scalars go through the MessageHub into the next log record of the
@@ -205,8 +205,8 @@ class OnlineProbeHook(Hook):
                         k=self.k, temperature=self.temperature)
                 if 'scenes' in self._data:
                     scenes, targets = self._data['scenes']
-                    results['label_mAP'] = float(AveragePrecision.calculate(
-                        self.label_scores(model, scenes), targets))
+                    results['label_mAP'] = label_map(
+                        self.label_scores(model, scenes), targets)['all']['mAP']
         finally:
             # set, not model.train(): mmpretrain's Swin.train() re-freezes
             # stages, and modules kept in eval on purpose stay so
@@ -243,9 +243,8 @@ class OnlineProbeHook(Hook):
             with open(osp.join(self.data_root, self.label_ann)) as f:
                 ann = json.load(f)
             entries = ann['data_list'][:self.num_label]
-            targets = torch.zeros(len(entries), len(ann['metainfo']['classes']))
-            for i, entry in enumerate(entries):
-                targets[i, entry['gt_label']] = 1
+            targets = multilabel_targets([e['gt_label'] for e in entries],
+                                         len(ann['metainfo']['classes']))
             data['scenes'] = (self._read_images(
                 [osp.join(self.data_root, self.label_prefix, e['img_path'])
                  for e in entries]), targets)
