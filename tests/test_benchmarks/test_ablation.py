@@ -306,20 +306,47 @@ def test_a_screen_runs_only_its_evaluations_and_a_full_run_reuses_them(
         (tmp_path / 'results-screen/ablation/mim-s0.json').read_text())['config_hash']
 
 
-def test_sensitivity_weighs_the_best_method_with_seeds_against_the_spread():
+def sensitivity_row(records, metric='linear_top1'):
     from mmhybrid.benchmarks.report import sensitivity, summarize
+    text = sensitivity(summarize(records, 'val_metrics'), summarize(records),
+                       [metric])
+    row = [line for line in text.splitlines() if line.startswith('| linear')]
+    return [c.strip() for c in row[0].split('|')[1:-1]]
 
-    def record(method, seed, value):
-        return dict(method=method, seed=seed, metrics={'linear_top1': value},
-                    wall_s=dict(pretrain=1.))
+
+def sensitivity_record(method, seed, value, val=None):
+    return dict(method=method, seed=seed, metrics={'linear_top1': value},
+                val_metrics={'linear_top1': value if val is None else val},
+                wall_s=dict(pretrain=1.))
+
+
+def test_sensitivity_weighs_the_best_method_with_seeds_against_the_spread():
+    record = sensitivity_record
     records = [record('random', 0, 70.), record('random', 1, 71.),
                record('random', 2, 72.),  # std 1.0
                record('multilabel', 0, 75.), record('multilabel', 1, 76.),
                record('hybrid-shared', 0, 90.)]  # one seed: no std to weigh
-    rows = [line for line in sensitivity(summarize(records), ['linear_top1']).splitlines()
-            if line.startswith('| linear')]
-    cells = [c.strip() for c in rows[0].split('|')[1:-1]]
-    assert cells[1:] == ['multilabel', '+4.50', '3.00', 'yes']
+    assert sensitivity_row(records)[1:] == ['multilabel', '+4.50', '3.00', 'yes']
     noisy = records + [record('multilabel', 2, 65.)]
-    row = sensitivity(summarize(noisy), ['linear_top1']).splitlines()[-1]
-    assert row.rstrip(' |').endswith('no')
+    assert sensitivity_row(noisy)[-1] == 'no'
+
+
+def test_sensitivity_gap_is_signed():
+    """A method far behind the baseline is no pass: -10 against 3 std of 3."""
+    record = sensitivity_record
+    records = [record('random', 0, 70.), record('random', 1, 71.),
+               record('random', 2, 72.),
+               record('multilabel', 0, 60.), record('multilabel', 1, 61.)]
+    assert sensitivity_row(records)[1:] == ['multilabel', '-10.50', '3.00', 'no']
+
+
+def test_sensitivity_chooses_on_validation_and_reports_the_test_gap():
+    """mim is best on the test split, multilabel on validation: the row is
+    multilabel's, with its test-split gap (too small to pass)."""
+    record = sensitivity_record
+    records = [record('random', 0, 70., val=70.), record('random', 1, 71., val=71.),
+               record('mim', 0, 80., val=72.), record('mim', 1, 81., val=73.),
+               record('multilabel', 0, 72., val=80.),
+               record('multilabel', 1, 73., val=81.)]
+    cells = sensitivity_row(records)
+    assert cells[1:] == ['multilabel', '+2.00', '2.12', 'no']
