@@ -5,6 +5,8 @@ import multiprocessing
 from multiprocessing import context as mp_context
 from typing import Optional
 
+import cv2
+import mmcv
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -55,12 +57,28 @@ def _warn_if_large(img: Image.Image, filename: str) -> None:
             logger='current', level=logging.WARNING)
 
 
-def decode_image(img_bytes: bytes, filename: str) -> np.ndarray:
-    """Decode image bytes strictly to an HxWx3 uint8 RGB array.
+DECODERS = ('cv2', 'pillow')
 
-    Truncation is detected by Pillow (``ImageFile.LOAD_TRUNCATED_IMAGES`` is
-    left at its default ``False``); OpenCV would fill a truncated JPEG with grey
-    and only print a warning. EXIF orientation is applied, as OpenCV does.
+
+def decode_image(img_bytes: bytes, filename: str, channel_order: str = 'rgb',
+                 backend: str = 'cv2') -> np.ndarray:
+    """Decode image bytes strictly to an HxWx3 uint8 array.
+
+    The file is checked by Pillow, which decodes it completely: truncation is
+    detected (``ImageFile.LOAD_TRUNCATED_IMAGES`` is left at its default
+    ``False``); OpenCV would fill a truncated JPEG with grey and only print a
+    warning. The pixels then come from ``backend``:
+
+    - ``'cv2'`` (default): OpenCV, exactly as mmcv's ``LoadImageFromFile``
+      decodes by default and so as the downstream configs read images
+      (``mmcv.imfrombytes(flag='color', backend='cv2')``: EXIF orientation
+      applied, alpha dropped, 16-bit scaled to 8 by dropping the low byte). A
+      file is thus decoded twice. Formats OpenCV cannot read fall back to
+      Pillow's decode, converted as below.
+    - ``'pillow'``: Pillow's decode, converted to 3 channels (16-bit scaled by
+      1/257 and rounded, CMYK and palettes converted by Pillow, EXIF
+      orientation applied); one decode, but JPEG, CMYK and 16-bit pixels can
+      differ from OpenCV's by a level or more.
 
     Decompression bombs: an image of more than twice ``PIL.Image.
     MAX_IMAGE_PIXELS`` pixels (a few hundred KB of PNG can claim 20000x20000)
@@ -74,10 +92,17 @@ def decode_image(img_bytes: bytes, filename: str) -> np.ndarray:
     Args:
         img_bytes (bytes): The file content.
         filename (str): The file name, for error messages.
+        channel_order (str): ``'rgb'`` (default) or ``'bgr'``.
+        backend (str): ``'cv2'`` (default) or ``'pillow'``, see above.
 
     Returns:
-        np.ndarray: HxWx3 uint8 array in RGB order.
+        np.ndarray: HxWx3 uint8 array in ``channel_order``.
     """
+    if backend not in DECODERS:
+        raise ValueError(f'backend must be one of {DECODERS}, got {backend!r}')
+    if channel_order not in ('rgb', 'bgr'):
+        raise ValueError(f"channel_order must be 'rgb' or 'bgr', got "
+                         f'{channel_order!r}')
     if len(img_bytes) == 0:
         raise CorruptImageError(f"cannot load image '{filename}': the file is "
                                 'empty (0 bytes)')
@@ -85,8 +110,15 @@ def decode_image(img_bytes: bytes, filename: str) -> np.ndarray:
         with Image.open(io.BytesIO(img_bytes)) as img:
             _warn_if_large(img, filename)
             img.load()
-            img = ImageOps.exif_transpose(img)
-            arr = _to_uint8_rgb(img)
+            arr = None
+            if backend == 'cv2':
+                arr = _cv2_decode(img_bytes)
+            if arr is None:
+                arr = _to_uint8_rgb(ImageOps.exif_transpose(img))
+                if channel_order == 'bgr':
+                    arr = arr[:, :, ::-1]
+            elif channel_order == 'rgb':
+                arr = arr[:, :, ::-1]
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         # not an OSError: Pillow's message alone would not name the file
         raise CorruptImageError(
@@ -107,6 +139,18 @@ def decode_image(img_bytes: bytes, filename: str) -> np.ndarray:
         raise CorruptImageError(f"cannot load image '{filename}': decoded to "
                                 f'an unusable array of shape {arr.shape}')
     return arr
+
+
+def _cv2_decode(img_bytes: bytes) -> Optional[np.ndarray]:
+    """BGR pixels as mmcv's ``LoadImageFromFile`` decodes them by default;
+    None where OpenCV cannot read the format."""
+    try:
+        img = mmcv.imfrombytes(img_bytes, flag='color', backend='cv2')
+    except cv2.error:
+        return None
+    if img is None or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        return None
+    return img
 
 
 def _new_value(value: int):
@@ -161,9 +205,11 @@ class LoadImageRobust(BaseTransform):
     - grayscale, palette, RGBA (alpha dropped), 16-bit, CMYK and YCbCr images
       of any size (1x1 included) become HxWx3 uint8.
 
-    The output is in **BGR** order by default, exactly like mmpretrain's
-    ``LoadImageFromFile`` (OpenCV), so the usual data preprocessor with
-    ``to_rgb=True`` and ImageNet mean/std in RGB order applies unchanged.
+    The pixels are OpenCV's by default, in **BGR** order, exactly what mmcv's
+    ``LoadImageFromFile`` (used by the downstream configs) gives for a valid
+    file, so pre-training and fine-tuning see an image alike and the usual data
+    preprocessor with ``to_rgb=True`` and ImageNet mean/std in RGB order
+    applies unchanged (:func:`decode_image`; Pillow checks every file first).
 
     With ``on_error='skip'``, a broken file makes the transform return ``None``
     instead of raising: mmengine's ``BaseDataset`` then draws another index
@@ -185,6 +231,9 @@ class LoadImageRobust(BaseTransform):
         on_error (str): ``'raise'`` (default) or ``'skip'``.
         channel_order (str): ``'bgr'`` (default, as ``LoadImageFromFile``) or
             ``'rgb'``.
+        imdecode_backend (str): Who decodes the pixels: ``'cv2'`` (default, as
+            ``LoadImageFromFile``) or ``'pillow'`` (one decode instead of two;
+            pixels may differ from OpenCV's, see :func:`decode_image`).
         to_float32 (bool): Return a float32 array instead of uint8.
             Defaults to False.
         backend_args (dict, optional): Arguments of the mmengine file backend
@@ -195,6 +244,7 @@ class LoadImageRobust(BaseTransform):
                  on_error: str = 'raise',
                  channel_order: str = 'bgr',
                  to_float32: bool = False,
+                 imdecode_backend: str = 'cv2',
                  backend_args: Optional[dict] = None) -> None:
         if on_error not in ('raise', 'skip'):
             raise ValueError(f"on_error must be 'raise' or 'skip', got "
@@ -202,8 +252,12 @@ class LoadImageRobust(BaseTransform):
         if channel_order not in ('bgr', 'rgb'):
             raise ValueError(f"channel_order must be 'bgr' or 'rgb', got "
                              f'{channel_order!r}')
+        if imdecode_backend not in DECODERS:
+            raise ValueError(f'imdecode_backend must be one of {DECODERS}, got '
+                             f'{imdecode_backend!r}')
         self.on_error = on_error
         self.channel_order = channel_order
+        self.imdecode_backend = imdecode_backend
         self.to_float32 = to_float32
         self.backend_args = backend_args.copy() if backend_args else None
         self._skipped = _SharedCounter()
@@ -222,7 +276,8 @@ class LoadImageRobust(BaseTransform):
         except IsADirectoryError:
             raise CorruptImageError(
                 f"cannot load image '{filename}': it is a directory") from None
-        return decode_image(img_bytes, filename)
+        return decode_image(img_bytes, filename, self.channel_order,
+                            self.imdecode_backend)
 
     def transform(self, results: dict) -> Optional[dict]:
         filename = results['img_path']
@@ -235,8 +290,6 @@ class LoadImageRobust(BaseTransform):
             print_log(f'skipped sample: {e} ({count} image(s) skipped so far)',
                       logger='current', level=logging.WARNING)
             return None
-        if self.channel_order == 'bgr':
-            img = img[:, :, ::-1]
         img = np.ascontiguousarray(img)
         if self.to_float32:
             img = img.astype(np.float32)
@@ -248,6 +301,7 @@ class LoadImageRobust(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(on_error={self.on_error!r}, '
                 f'channel_order={self.channel_order!r}, '
+                f'imdecode_backend={self.imdecode_backend!r}, '
                 f'to_float32={self.to_float32}, '
                 f'backend_args={self.backend_args})')
 

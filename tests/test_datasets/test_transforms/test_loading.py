@@ -211,8 +211,69 @@ def test_16bit_png_is_scaled_to_8_bits(tmp_path):
     path = write(tmp_path / 'deep.png', encode(Image.fromarray(values), 'PNG'))
     img = load(path)['img']
     assert_3c_uint8(img, (2, 3))
-    np.testing.assert_array_equal(img[:, :, 1],
+    # OpenCV, as LoadImageFromFile: the high byte
+    np.testing.assert_array_equal(img[:, :, 1], (values >> 8).astype(np.uint8))
+    pil = load(path, imdecode_backend='pillow')['img']
+    np.testing.assert_array_equal(pil[:, :, 1],
                                   np.rint(values / 257).astype(np.uint8))
+
+
+def exif_rotated_jpeg():
+    img = Image.fromarray(rgb_array(12, 20))
+    exif = img.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    return encode(img, 'JPEG', quality=90, exif=exif.tobytes())
+
+
+# kinds whose decode differs between libraries or versions: JPEG (the IDCT and
+# chroma upsampling of the libjpeg each library bundles), CMYK, 16-bit, EXIF
+DOWNSTREAM_KINDS = {
+    'photo.jpg': lambda: encode(Image.fromarray(rgb_array(32, 48)), 'JPEG',
+                                quality=85),
+    'progressive.jpg': lambda: encode(Image.fromarray(rgb_array(32, 48)), 'JPEG',
+                                      quality=85, progressive=True),
+    'gray.jpg': lambda: encode(Image.fromarray(rgb_array(32, 48)[..., 0]), 'JPEG'),
+    'cmyk.jpg': lambda: encode(Image.fromarray(rgb_array(16, 16)).convert('CMYK'),
+                               'JPEG'),
+    'rotated.jpg': exif_rotated_jpeg,
+    'deep.png': lambda: encode(Image.fromarray(
+        np.arange(0, 65535, 1111, dtype=np.uint16)[:58].reshape(2, 29)), 'PNG'),
+    'rgba.png': lambda: encode(Image.fromarray(np.concatenate(
+        [rgb_array(), np.full((6, 5, 1), 7, np.uint8)], 2)), 'PNG'),
+    'palette.png': lambda: encode(Image.fromarray(rgb_array()).convert(
+        'P', palette=Image.ADAPTIVE), 'PNG'),
+}
+
+
+@pytest.mark.parametrize('name', sorted(DOWNSTREAM_KINDS))
+def test_pixels_are_those_the_downstream_configs_decode(tmp_path, name):
+    """Pre-training decodes as the downstream configs' LoadImageFromFile
+    (mmcv, imdecode_backend='cv2' by default), bit for bit."""
+    path = write(tmp_path / name, DOWNSTREAM_KINDS[name]())
+    downstream = LoadImageFromFile()(dict(img_path=path))['img']
+    ours = load(path)
+    np.testing.assert_array_equal(ours['img'], downstream)
+    assert ours['img_shape'] == downstream.shape[:2]
+    rgb = load(path, channel_order='rgb')['img']
+    np.testing.assert_array_equal(rgb, downstream[:, :, ::-1])
+
+
+def test_downstream_configs_decode_with_opencv():
+    """The premise of the test above: every LoadImageFromFile in the
+    benchmark configs decodes with mmcv's default, OpenCV."""
+    from pathlib import Path
+
+    from mmengine.config import Config
+    loaders = []
+    for path in sorted((Path(__file__).parents[3] / 'configs' / 'benchmarks').glob(
+            '*/*.py')):
+        text = path.read_text()
+        if 'LoadImageFromFile' in text:
+            loaders += [t for t in Config.fromfile(str(path)).test_pipeline
+                        if t['type'] == 'LoadImageFromFile']
+    assert loaders
+    assert {t.get('imdecode_backend', 'cv2') for t in loaders} == {'cv2'}
+    assert LoadImageFromFile().imdecode_backend == 'cv2'
 
 
 def test_cmyk_jpeg_becomes_rgb(tmp_path):
@@ -306,3 +367,5 @@ def test_skip_count_is_shared_with_loader_workers(folder_with_one_bad_image):
 def test_rejects_unknown_policy():
     with pytest.raises(ValueError, match='on_error'):
         LoadImageRobust(on_error='ignore')
+    with pytest.raises(ValueError, match='imdecode_backend'):
+        LoadImageRobust(imdecode_backend='turbojpeg')
