@@ -60,13 +60,10 @@ class OnlineProbeHook(Hook):
     collective is involved, BN layers in eval mode do not synchronise); the
     other ranks go on and wait for it at the next gradient all-reduce.
 
-    Cost, measured on ``configs/pretrain/hybrid_swin-demo_fashion-64px.py`` with
-    its settings (500 bank + 250 query images, 250 scenes), 2 CPU cores shared
-    with another training job, under ``nice``: one probe took 7.2-9.0 s (mean
-    8.2 s), a training iteration 1.0 s, so a probe every 100 iterations costs
-    ~8% of train time (interval 20: 35-46%). The defaults (1000 + 500 images,
-    500 scenes) are twice the images (forward time grows with them). The log line of every probe states
-    its measured share (``probe: 8.5 s, 43% of the 20 s since the last probe``).
+    Cost: one forward pass over the probe images per probe (the defaults read
+    twice the images the demo config asks for); the log line of every probe
+    states its measured share (``probe: 8.5 s, 43% of the 20 s since the last
+    probe``). Measured figures: README, "Training".
 
     Args:
         interval (int): Iterations between probes. Defaults to 100.
