@@ -63,7 +63,7 @@ class OnlineProbeHook(Hook):
     Cost: one forward pass over the probe images per probe (the defaults read
     twice the images the demo config asks for); the log line of every probe
     states its measured share (``probe: 8.5 s, 43% of the 20 s since the last
-    probe``). Measured figures: README, "Training".
+    probe``). Measured figures: README, "The algorithm".
 
     Args:
         interval (int): Iterations between probes. Defaults to 100.
