@@ -7,9 +7,10 @@ After 2-3 iterations the metrics are near chance and vary with the data, so thei
 values are not compared with a bound; what is checked: every metric is there,
 finite and in its range (COCO AP a fraction, the others percent), Mask R-CNN's
 evaluation covered every validation image and scored against their annotations
-(-1 exactly for the COCO size ranges without ground truth), the linear probe leaves the pre-trained backbone bit for bit as loaded
-while the other runs train all of it, and tools/test.py on a saved checkpoint
-reproduces the metrics of the validation run in training."""
+(-1 exactly for the COCO size ranges without ground truth), the linear probe
+leaves the pre-trained backbone bit for bit as loaded while the other runs train
+all of it, and tools/test.py on a saved checkpoint reproduces the metrics of the
+validation run in training."""
 import json
 import math
 import re
