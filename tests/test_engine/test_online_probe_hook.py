@@ -12,6 +12,7 @@ from mmengine.runner import load_checkpoint
 from mmpretrain.registry import HOOKS, MODELS
 
 from mmhybrid.evaluation import knn_top1
+from mmhybrid.utils.checkpoint_loading import safe_mmengine_checkpoints
 from tests.test_models import tiny_models as tm
 from tests.test_tools.train_helpers import run_tool, write_tiny_config
 
@@ -171,7 +172,8 @@ def test_a_training_run_logs_each_probe_once(tiny_demo, tmp_path):
     # the probe at iteration 6 ran on the weights saved at iteration 6
     config = Config.fromfile(str(cfg))
     model = MODELS.build(config.model)
-    load_checkpoint(model, str(work / 'iter_6.pth'), map_location='cpu')
+    with safe_mmengine_checkpoints():
+        load_checkpoint(model, str(work / 'iter_6.pth'), map_location='cpu')
     hook = HOOKS.build(config.custom_hooks[0])
     again = hook.probe(model)
     assert records[6]['probe/knn_top1'] == pytest.approx(again['knn_top1'], abs=1e-9)
