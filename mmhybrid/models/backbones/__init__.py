@@ -1,0 +1,3 @@
+from .hybrid_simmim_swin import HybridSimMIMSwinTransformer
+
+__all__ = ['HybridSimMIMSwinTransformer']
