@@ -26,6 +26,30 @@ def _fixed(task: str) -> dict:
                                    weights={task: 1.0}))
 
 
+def drop_unused_options(model: dict) -> None:
+    """Drop the base recipe's options for what a stage turned off.
+
+    A stage that turns a task off (``SINGLE_TASK_OFF``) or switches to
+    ``view_mode='separate'`` takes the recipe's settings for what is gone with
+    it, since ``HybridPretrain`` refuses an option that does nothing:
+    ``label_input`` without the label task, ``query_input`` and
+    ``symmetric=True`` without a ``'shared'``-mode contrastive query,
+    ``'masked'`` inputs without MIM. The pinned recipe sets none of them, so
+    its stage configs (and their hashes) are unchanged.
+    """
+    tasks = tuple(t for t in TASKS if model.get(t))
+    shared_query = ('contrastive' in tasks
+                    and model.get('view_mode', 'shared') == 'shared')
+    if 'multilabel' not in tasks or (model.get('label_input') == 'masked'
+                                     and 'mim' not in tasks):
+        model.pop('label_input', None)
+    if not shared_query or (model.get('query_input') == 'masked'
+                            and 'mim' not in tasks):
+        model.pop('query_input', None)
+    if not shared_query and model.get('symmetric'):
+        model.pop('symmetric')
+
+
 @dataclass(frozen=True)
 class Method:
     """A pre-training method.
@@ -189,6 +213,7 @@ def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
         cfg = Config.fromfile(base_config)
         cfg.merge_from_dict(dict(model=copy.deepcopy(overrides)))
         cfg.merge_from_dict(copy.deepcopy(method.config))
+        drop_unused_options(cfg.model)
         views = plan_of(cfg.model.to_dict()).required_views
         set_hybrid_views(cfg, views)
         set_scene_labels(cfg, pretrain_ann_file, data_root)

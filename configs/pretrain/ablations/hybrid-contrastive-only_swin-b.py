@@ -4,6 +4,8 @@
 _base_ = ['../hybrid_swin-b.py']
 model = dict(
     mim=None, multilabel=None, view_mode='separate',
+    # MoCo v3's queries are the unmasked crops; no label head
+    label_input=None, query_input=None,
     loss_balancer=dict(_delete_=True, type='FixedTaskWeights',
                        weights=dict(contrastive=1.0)))
 train_pipeline = [dict(t, views=('view1', 'view2')) if t['type'] == 'HybridViews' else t

@@ -4,6 +4,7 @@
 _base_ = ['../hybrid_swin-b.py']
 model = dict(
     contrastive=None, multilabel=None,
+    label_input=None, query_input=None,  # no label head, no query
     loss_balancer=dict(_delete_=True, type='FixedTaskWeights', weights=dict(mim=1.0)))
 train_pipeline = [dict(t, views=('masked', )) if t['type'] == 'HybridViews' else t
                   for t in _base_.train_pipeline]

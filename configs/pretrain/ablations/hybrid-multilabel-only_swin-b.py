@@ -5,6 +5,7 @@
 _base_ = ['../hybrid_swin-b.py']
 model = dict(
     mim=None, contrastive=None,
+    query_input=None,  # no contrastive query
     loss_balancer=dict(_delete_=True, type='FixedTaskWeights',
                        weights=dict(multilabel=1.0)))
 train_pipeline = [dict(t, views=('masked', )) if t['type'] == 'HybridViews' else t

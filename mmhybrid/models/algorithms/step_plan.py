@@ -49,18 +49,27 @@ class StepPlan:
 
         ``'shared'``: the online view is ``masked``. MIM reads its masked pass;
         the label head and the contrastive query read the masked pass
-        (``label_input`` / ``query_input`` = ``'masked'``) or an unmasked pass
-        over the same crop (``'unmasked'``), added only when asked. The momentum
-        encoder keys ``view1``; ``symmetric`` adds the swapped pair (query from
-        ``view1``, key from ``masked``).
+        (``label_input`` / ``query_input`` = ``'masked'``, the default) or an
+        unmasked pass over the same crop (``'unmasked'``), added only when
+        asked. The momentum encoder keys ``view1``; ``symmetric`` adds the
+        swapped pair (query from ``view1``, key from ``masked``).
 
         ``'separate'``: MIM on ``masked``; the contrastive task is MoCo v3
-        (queries from unmasked ``view1`` and ``view2``, each keyed by the other);
-        the label head reads the unmasked ``view1`` pass when contrastive is on,
-        otherwise an unmasked pass over ``masked``; ``label_input='masked'``
-        makes it read the MIM pass instead. ``query_input`` must be unmasked.
+        (queries from unmasked ``view1`` and ``view2``, each keyed by the other:
+        already symmetric, so ``symmetric`` and ``query_input`` are refused).
+        The label head reads, by default, the unmasked ``view1`` pass when
+        contrastive is on (no extra pass), otherwise an unmasked pass over
+        ``masked``; ``label_input='masked'`` makes it read the MIM pass and
+        ``label_input='unmasked'`` an unmasked pass over the ``masked`` (weak)
+        crop, as in ``'shared'`` mode (one more online pass when contrastive
+        is on).
 
         Without ``mim`` there is no mask: every pass is unmasked.
+
+        An option that would change nothing is refused with a ``ValueError``:
+        ``symmetric=True`` without contrastive or in ``'separate'`` mode,
+        ``query_input`` without contrastive or in ``'separate'`` mode,
+        ``label_input`` without multilabel, ``'masked'`` without mim.
         """
         unknown = [t for t in tasks if t not in TASKS]
         if unknown or not tasks:
@@ -74,6 +83,7 @@ class StepPlan:
             if value is not None and value not in INPUTS:
                 raise ValueError(f'{name} must be one of {INPUTS} or None, '
                                  f'got {value!r}')
+        cls._refuse_unused(tasks, view_mode, symmetric, label_input, query_input)
         use_mim = 'mim' in tasks
         mim = OnlinePass('masked', True) if use_mim else None
 
@@ -91,17 +101,13 @@ class StepPlan:
             if 'multilabel' in tasks:
                 labels = masked_crop(label_input or 'masked')
         else:
-            if query_input == 'masked':
-                raise ValueError("view_mode='separate' is MoCo v3: the queries "
-                                 "read unmasked views; query_input='masked' "
-                                 "needs view_mode='shared'")
             if 'contrastive' in tasks:
                 queries = ((OnlinePass('view1', False), 'view2'),
                            (OnlinePass('view2', False), 'view1'))
                 momentum = ('view1', 'view2')
             if 'multilabel' in tasks:
-                if label_input == 'masked':
-                    labels = masked_crop('masked')
+                if label_input is not None:
+                    labels = masked_crop(label_input)
                 elif 'contrastive' in tasks:
                     labels = OnlinePass('view1', False)
                 else:
@@ -111,6 +117,38 @@ class StepPlan:
         online = tuple(dict.fromkeys(readers))  # unique, first-use order
         return cls(online=online, momentum=momentum, mim=mim, queries=queries,
                    labels=labels)
+
+    @staticmethod
+    def _refuse_unused(tasks: Tuple[str, ...], view_mode: str, symmetric: bool,
+                       label_input: Optional[str],
+                       query_input: Optional[str]) -> None:
+        """Raise on an option the plan of ``tasks`` / ``view_mode`` would ignore."""
+        where = f'view_mode={view_mode!r} with tasks {tuple(tasks)}'
+        if symmetric and 'contrastive' not in tasks:
+            raise ValueError(f'symmetric=True has no effect in {where}: it adds '
+                             'a contrastive pair and needs the contrastive task')
+        if symmetric and view_mode == 'separate':
+            raise ValueError("symmetric=True has no effect in view_mode="
+                             "'separate': that mode is MoCo v3, whose loss is "
+                             'already symmetric (view1 and view2 each query the '
+                             "other's key); use it with view_mode='shared'")
+        if query_input is not None and 'contrastive' not in tasks:
+            raise ValueError(f'query_input={query_input!r} has no effect in '
+                             f'{where}: there is no contrastive query')
+        if query_input is not None and view_mode == 'separate':
+            raise ValueError(f"query_input={query_input!r} is not accepted in "
+                             "view_mode='separate': that mode is MoCo v3, whose "
+                             'queries are always the unmasked view1 and view2 '
+                             "passes; leave query_input=None or use "
+                             "view_mode='shared'")
+        if label_input is not None and 'multilabel' not in tasks:
+            raise ValueError(f'label_input={label_input!r} has no effect in '
+                             f'{where}: there is no label head')
+        for name, value in (('label_input', label_input),
+                            ('query_input', query_input)):
+            if value == 'masked' and 'mim' not in tasks:
+                raise ValueError(f"{name}='masked' has no effect in {where}: "
+                                 'without the mim task there is no mask')
 
     @property
     def uses_mask(self) -> bool:
@@ -123,8 +161,8 @@ class StepPlan:
         return tuple(v for v in VIEW_NAMES if v in needs)
 
     def describe(self) -> str:
-        """One line, e.g. ``online 1: masked +mask -> mim, query(view1), labels;
-        momentum 1: view1 -> key``."""
+        """One line, e.g. ``online 1: masked +mask -> mim, query(key view1),
+        labels; momentum 1: view1 -> key``."""
         parts = []
         for i, p in enumerate(self.online, 1):
             readers = (['mim'] if p == self.mim else []) + [

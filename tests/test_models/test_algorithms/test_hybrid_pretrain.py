@@ -156,8 +156,13 @@ def build_tasks(tasks, **kwargs):
     return build_hybrid(**{t: cfgs[t] for t in tasks}, **kwargs)
 
 
-@pytest.mark.parametrize('mode', VIEW_MODES, ids=lambda m: '-'.join(map(str, m.values())))
-@pytest.mark.parametrize('tasks', TASK_SETS, ids='+'.join)
+# symmetric=True without the contrastive task is refused (test_unused_options_...)
+TASKS_AND_MODES = [(t, m) for t in TASK_SETS for m in VIEW_MODES
+                   if 'contrastive' in t or not m.get('symmetric')]
+
+
+@pytest.mark.parametrize('tasks,mode', TASKS_AND_MODES, ids=lambda x: (
+    '+'.join(x) if isinstance(x, tuple) else '-'.join(map(str, x.values()))))
 def test_every_task_set_and_view_mode_trains(max_iters, tasks, mode):
     model = build_tasks(tasks, **mode)
     plan = model.plan
@@ -222,6 +227,32 @@ def test_plan_rejects_masked_queries_in_separate_mode():
         all_tasks(label_input='partly')
 
 
+@pytest.mark.parametrize('tasks,kwargs,message', [
+    (('mim', 'contrastive', 'multilabel'), dict(view_mode='separate', symmetric=True),
+     r"symmetric=True .*view_mode='separate'"),
+    (('mim', 'multilabel'), dict(symmetric=True),
+     r"symmetric=True .*view_mode='shared'.*contrastive"),
+    (('mim', 'contrastive', 'multilabel'), dict(view_mode='separate',
+                                                query_input='unmasked'),
+     r"query_input='unmasked' .*view_mode='separate'.*unmasked view1 and view2"),
+    (('mim', 'multilabel'), dict(query_input='unmasked'),
+     r"query_input='unmasked' .*view_mode='shared'.*no contrastive query"),
+    (('mim', 'multilabel'), dict(view_mode='separate', query_input='unmasked'),
+     r"query_input='unmasked' .*view_mode='separate'"),
+    (('mim', 'contrastive'), dict(label_input='unmasked'),
+     r"label_input='unmasked' .*view_mode='shared'.*no label head"),
+    (('contrastive', ), dict(view_mode='separate', label_input='masked'),
+     r"label_input='masked' .*view_mode='separate'"),
+    (('contrastive', 'multilabel'), dict(label_input='masked'),
+     r"label_input='masked' .*view_mode='shared'.*no mask"),
+    (('contrastive', 'multilabel'), dict(query_input='masked'),
+     r"query_input='masked' .*view_mode='shared'.*no mask"),
+])
+def test_unused_options_are_refused_naming_option_and_mode(tasks, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_tasks(tasks, **kwargs)
+
+
 def record_head_inputs(model):
     """Record, per module, the backbone pass (view index, masked) its input came
     from: forward hooks tag every backbone output with the pass that made it."""
@@ -266,6 +297,24 @@ def test_separate_mode_labels_read_unmasked_view1(max_iters):
     for h in handles:
         h.remove()
     assert seen['labels'] == (inputs[1].data_ptr(), False)  # view1, no mask
+
+
+@pytest.mark.parametrize('label_input,view,masked,online', [
+    (None, 'view1', False, 3),  # default: reuse MoCo v3's view1 pass
+    ('unmasked', 'masked', False, 4),  # the weak crop, as in shared mode
+    ('masked', 'masked', True, 3)])  # the MIM pass
+def test_separate_mode_label_input(max_iters, label_input, view, masked, online):
+    """label_input means the same crop in both view modes: 'unmasked' is the
+    'masked' (weak) crop without its mask, never the strongly augmented view1."""
+    model = all_tasks(view_mode='separate', label_input=label_input)
+    inputs, samples = batch_for(model)
+    seen, handles = record_head_inputs(model)
+    assert count_passes(model, inputs, samples) == (online, 2)
+    for h in handles:
+        h.remove()
+    index = model.required_views.index(view)
+    assert seen['labels'] == (inputs[index].data_ptr(), masked)
+    assert seen['query'][1] is False  # MoCo v3's queries stay unmasked
 
 
 def test_symmetric_loss_is_the_sum_of_both_pairs(max_iters):
