@@ -15,8 +15,8 @@ class HybridViews(BaseTransform):
     Each view runs its own pipeline on a copy of the decoded image:
 
     - ``'masked'``: weak augmentation (SimMIM's crop + flip); the mask from
-      ``mask_generator`` (mmpretrain's ``SimMIMMaskGenerator``) goes to
-      ``results['mask']``. In ``shared`` mode this is the one online view.
+      ``mask_generator`` (mmpretrain's ``SimMIMMaskGenerator``), if given, goes
+      to ``results['mask']``. In ``shared`` mode this is the one online view.
     - ``'view1'``, ``'view2'``: the two MoCo v3 crops (``shared`` mode encodes
       ``view1`` as the momentum key).
 
@@ -33,7 +33,11 @@ class HybridViews(BaseTransform):
             (``HybridPretrain.required_views``).
         mask_generator (dict, optional): Mask transform for the ``masked`` view,
             e.g. ``dict(type='SimMIMMaskGenerator', input_size=192,
-            mask_patch_size=32, model_patch_size=4, mask_ratio=0.6)``.
+            mask_patch_size=32, model_patch_size=4, mask_ratio=0.6)``. Needed
+            only when the model reads a masked pass (the ``mim`` task); without
+            it no ``mask`` is written and a model that needs one says so at its
+            first step. Unused when ``views`` leaves out ``masked`` (so a
+            config can narrow ``views`` alone).
     """
 
     def __init__(self,
@@ -50,8 +54,6 @@ class HybridViews(BaseTransform):
         self.pipelines = {v: Compose(view_pipelines[v]) for v in self.views}
         self.mask_generator = (TRANSFORMS.build(mask_generator)
                                if mask_generator is not None else None)
-        if 'masked' in self.views and self.mask_generator is None:
-            raise ValueError("the 'masked' view needs a mask_generator")
 
     def transform(self, results: dict) -> dict:
         images = []
@@ -60,7 +62,7 @@ class HybridViews(BaseTransform):
             if out is None:
                 return None
             images.append(out['img'])
-            if view == 'masked':
+            if view == 'masked' and self.mask_generator is not None:
                 results['mask'] = self.mask_generator(out)['mask']
         results['img'] = images
         results['view_names'] = self.views

@@ -20,6 +20,24 @@ SKIP_STEP_KEY = 'hybrid_skip_step'
 # (checked in parse_losses: under DDP the model's train_step is bypassed)
 SKIP_READY_KEY = 'hybrid_skip_ready'
 SKIP_WRAPPERS = ('SkipNonFiniteOptimWrapper', 'SkipNonFiniteAmpOptimWrapper')
+# the keys each task dict may hold: (required, optional)
+TASK_KEYS = dict(mim=(('neck', 'head'), ()),
+                 contrastive=(('neck', 'head'), ('base_momentum', )),
+                 multilabel=(('head', ), ('neck', )))
+
+
+def check_task_cfg(task: str, cfg: dict) -> None:
+    """Refuse a task dict with a key ``HybridPretrain`` would not read (a typo,
+    ``end_momentum``, ...) or without one it needs."""
+    required, optional = TASK_KEYS[task]
+    accepted = required + optional
+    unknown = [k for k in cfg if k not in accepted]
+    if unknown:
+        raise ValueError(f'HybridPretrain: unknown key(s) {unknown} in {task}=dict(...); '
+                         f'{task} accepts {list(accepted)}')
+    missing = [k for k in required if k not in cfg]
+    if missing:
+        raise ValueError(f'HybridPretrain: {task}=dict(...) needs {missing}')
 
 
 @MODELS.register_module()
@@ -159,8 +177,11 @@ class HybridPretrain(BaseSelfSupervisor):
         self._skip_before_update: Optional[List[str]] = None
         self._momentum_snapshot: Optional[Dict[str, torch.Tensor]] = None
         self._buffer_snapshot: Optional[Dict[str, torch.Tensor]] = None
-        self.tasks = tuple(name for name, cfg in zip(
-            TASKS, (mim, contrastive, multilabel)) if cfg is not None)
+        task_cfgs = dict(zip(TASKS, (mim, contrastive, multilabel)))
+        for task, cfg in task_cfgs.items():
+            if cfg is not None:
+                check_task_cfg(task, cfg)
+        self.tasks = tuple(t for t, cfg in task_cfgs.items() if cfg is not None)
         if not self.tasks:
             raise ValueError('HybridPretrain needs at least one of mim, '
                              'contrastive and multilabel')
@@ -220,6 +241,15 @@ class HybridPretrain(BaseSelfSupervisor):
                 + (f' (built but never read: {unread})' if unread else '')
                 + f'. Set HybridViews(views={self.required_views}).')
         return dict(zip(names, inputs))
+
+    def _stack_masks(self, data_samples: List[DataSample]) -> torch.Tensor:
+        if not all('mask' in ds for ds in data_samples):
+            raise ValueError(
+                f'HybridPretrain(tasks={self.tasks}, view_mode={self.view_mode!r}) '
+                f'reads a masked pass ({self.plan.describe()}) but the data '
+                'samples carry no mask: set HybridViews.mask_generator (e.g. '
+                "dict(type='SimMIMMaskGenerator', ...)) in the train pipeline.")
+        return torch.stack([ds.mask for ds in data_samples])
 
     # ------------------------------------------------------------- features
     def extract_feat(self, inputs: torch.Tensor):
@@ -290,8 +320,7 @@ class HybridPretrain(BaseSelfSupervisor):
         """
         plan = self.plan
         views = self._name_views(inputs, data_samples)
-        mask = (torch.stack([ds.mask for ds in data_samples])
-                if plan.uses_mask else None)
+        mask = self._stack_masks(data_samples) if plan.uses_mask else None
         feats = {p: self.backbone(views[p.view], mask if p.masked else None)
                  for p in plan.online}
         losses = {}

@@ -43,6 +43,16 @@ def test_views_subset_without_mask():
     assert out['view_names'] == ('view1', 'view2') and 'mask' not in out
 
 
+def test_masked_view_without_mask_generator_writes_no_mask():
+    """The 'masked' crop serves unmasked passes too (multilabel / contrastive
+    without MIM): no mask generator, no mask, the crop as usual."""
+    out = build(views=('masked', ), mask_generator=None)(dict(img=image(), gt_label=[2]))
+    assert out['view_names'] == ('masked', ) and 'mask' not in out
+    assert [v.shape for v in out['img']] == [(32, 32, 3)]
+    packed = TRANSFORMS.build(dict(type='PackInputs', meta_keys=('view_names', )))(out)
+    assert 'mask' not in packed['data_samples']
+
+
 def test_views_differ_by_their_own_augmentation():
     out = build()(dict(img=image()))
     assert not np.array_equal(out['img'][1], out['img'][2])
@@ -51,7 +61,6 @@ def test_views_differ_by_their_own_augmentation():
 @pytest.mark.parametrize('kwargs,message', [
     (dict(views=('masked', 'view3')), 'unknown view names'),
     (dict(view_pipelines=dict(masked=CROP)), 'no pipeline given'),
-    (dict(mask_generator=None), 'needs a mask_generator'),
 ])
 def test_bad_configs_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -253,6 +253,45 @@ def test_unused_options_are_refused_naming_option_and_mode(tasks, kwargs, messag
         build_tasks(tasks, **kwargs)
 
 
+@pytest.mark.parametrize('task,extra', [
+    ('mim', dict(loss_weight=2.0)),
+    ('contrastive', dict(end_momentum=1.0)),
+    ('contrastive', dict(base_momentun=0.99)),  # typo
+    ('multilabel', dict(nekc=dict(type='GlobalAveragePooling')))])
+def test_unknown_task_dict_keys_are_refused(task, extra):
+    cfgs = dict(mim=tm.mim(), contrastive=tm.contrastive(), multilabel=tm.multilabel())
+    cfgs[task] = dict(cfgs[task], **extra)
+    key, = extra
+    with pytest.raises(ValueError, match=rf"unknown key\(s\) \['{key}'\] in {task}="
+                       r'dict\(\.\.\.\); ' + task + r' accepts \['):
+        build_hybrid(**cfgs)
+
+
+def test_task_dict_without_its_head_is_refused():
+    with pytest.raises(ValueError, match=r"mim=dict\(\.\.\.\) needs \['head'\]"):
+        build_hybrid(mim=dict(neck=tm.mim()['neck']))
+
+
+def test_masked_pass_without_mask_names_the_mask_generator(max_iters):
+    model = build_hybrid(mim=tm.mim())
+    inputs, samples = batch_for(model)
+    for s in samples:
+        del s.mask
+    with pytest.raises(ValueError, match=r'carry no mask.*HybridViews\.mask_generator'):
+        model.loss(inputs, samples)
+
+
+def test_unmasked_plan_trains_without_masks(max_iters):
+    """multilabel and contrastive in shared mode read the 'masked' crop without
+    its mask: a pipeline without mask_generator serves them."""
+    model = build_tasks(('contrastive', 'multilabel'))
+    inputs, samples = batch_for(model)
+    for s in samples:
+        del s.mask
+    out = model.loss(inputs, samples)
+    assert all(torch.isfinite(v) for v in out.values())
+
+
 def record_head_inputs(model):
     """Record, per module, the backbone pass (view index, masked) its input came
     from: forward hooks tag every backbone output with the pass that made it."""
