@@ -44,107 +44,78 @@ def check_task_cfg(task: str, cfg: dict) -> None:
 class HybridPretrain(BaseSelfSupervisor):
     """Pre-train one backbone with up to three tasks in the same step.
 
-    The tasks, each optional and each built from mmpretrain's own modules:
+    Each task is optional and built from mmpretrain's own modules:
 
-    - ``mim``: SimMIM pixel regression on masked patches (``SimMIMLinearDecoder``
-      neck + ``SimMIMHead`` with ``PixelReconstructionLoss``);
-    - ``contrastive``: MoCo v3, a projector (``NonLinearNeck``) and ``MoCoV3Head``
-      (predictor + InfoNCE against keys gathered from all ranks), with a momentum
-      encoder of backbone + projector updated every step by ``CosineEMA``;
-    - ``multilabel``: a pooled feature into a multi-label head; samples without a
-      ``gt_label`` contribute to the self-supervised terms only.
+    - ``mim``: SimMIM, masked-patch pixel regression (``SimMIMLinearDecoder`` +
+      ``SimMIMHead``);
+    - ``contrastive``: MoCo v3, a projector (``NonLinearNeck``) and
+      ``MoCoV3Head``, keys from a momentum encoder (backbone + projector,
+      ``CosineEMA``) gathered from all ranks;
+    - ``multilabel``: a pooled feature into a multi-label head; samples without
+      a ``gt_label`` contribute to the self-supervised terms only.
 
-    The backbone must accept ``backbone(x, mask)`` (``SimMIMSwinTransformer``), so
-    masked and unmasked inputs share the same weights.
+    The backbone must accept ``backbone(x, mask)`` (``SimMIMSwinTransformer``).
 
-    Distributed training (DDP averages the ranks' gradients) equals one process
-    with the global batch when the ranks hold equal batches:
+    Views and step plan: the pipeline (:class:`HybridViews`) packs named views,
+    ``'masked'`` (a weak crop, with ``data_sample.mask``), ``'view1'`` and
+    ``'view2'`` (MoCo v3's crops), and must build exactly
+    :attr:`required_views`. :class:`StepPlan` (logged at construction) says
+    which view goes through which backbone pass and which head reads it. In
+    ``'shared'`` mode one masked pass over ``'masked'`` feeds MIM and, by
+    default, the label head and the query, and ``'view1'`` is the key; in
+    ``'separate'`` mode MIM reads ``'masked'`` and the contrastive task is MoCo
+    v3 on ``'view1'`` / ``'view2'``.
 
-    - contrastive negatives, as MoCo v3: ``MoCoV3Head`` all-gathers the keys
-      (momentum encoder outputs, no gradient) from all ranks in rank order; each
-      rank's queries are scored against this global key set, the positive of
-      local query ``i`` being ``i + local_batch * rank``. Every query thus has
-      the other ``global_batch - 1`` keys as negatives;
-    - ``SyncBN`` in the projector/predictor normalises over the global batch
-      (``GlooSyncBN`` on CPU, see ``mmhybrid.engine.cpu_support``);
-    - the label loss is averaged over the labelled samples of the global batch
-      (:class:`PartialMultiLabelLinearClsHead`);
-    - SimMIM averages over each rank's masked pixels; the mask generator masks
-      the same number of patches in every sample, so that equals the global mean.
-
-    ``tests/test_tools/test_dist_equivalence.py`` checks it (losses and weights,
-    1 x 4 vs 2 x 2 samples, 20 steps).
-
-    Views. The data pipeline (:class:`HybridViews`) packs named views; the model
-    reads them by name, so the view mode is a model setting alone:
-
-    - ``'masked'``: a weakly augmented crop; its mask is in ``data_sample.mask``;
-    - ``'view1'``, ``'view2'``: the two MoCo v3 crops.
-
-    The pipeline must build exactly ``required_views`` (checked every step).
-
-    The step plan (:class:`StepPlan`, logged once at construction) says which
-    view goes through which pass and which head reads each pass. With all three
-    tasks on:
-
-    - ``'shared'``: ONE online pass over ``masked`` with the mask feeds the MIM
-      decoder, and by default also the contrastive query and the label head;
-      ``query_input`` / ``label_input='unmasked'`` make them read an unmasked
-      pass over the same crop instead (one extra online pass, shared by both).
-      ONE momentum pass encodes ``view1`` as the key. ``symmetric=True`` adds
-      the swapped pair: an online pass over ``view1`` (query) and a momentum
-      pass over ``masked`` without mask (key). 1 online + 1 momentum (2 + 2
-      symmetric).
-    - ``'separate'``: MIM on ``masked``; contrastive exactly as MoCo v3 on
-      ``view1``/``view2`` (2 online + 2 momentum passes, symmetric loss); the label
-      head reads the online pass of ``view1``. 3 online + 2 momentum.
+    Distributed training over ranks with equal batches equals one process with
+    the global batch: the keys are all-gathered (MoCo v3), ``SyncBN`` normalises
+    over the global batch, the label loss averages over the global labelled
+    samples and every sample masks the same number of patches
+    (``tests/test_tools/test_dist_equivalence.py``).
 
     Args:
-        backbone (dict): Backbone config, e.g. ``SimMIMSwinTransformer``.
-        mim (dict, optional): ``dict(neck=..., head=...)`` for SimMIM, or None.
-        contrastive (dict, optional): ``dict(neck=..., head=..., base_momentum=0.01)``
-            for MoCo v3, or None.
-        multilabel (dict, optional): ``dict(neck=..., head=...)`` for the label
-            head (``neck`` defaults to ``GlobalAveragePooling``), or None.
-        view_mode (str): ``'shared'`` or ``'separate'``, see above.
-        symmetric (bool): In ``'shared'`` mode, add the swapped contrastive pair.
+        backbone (dict): Config of the backbone, e.g. ``SimMIMSwinTransformer``.
+        mim (dict, optional): ``dict(neck=..., head=...)`` of SimMIM.
+            Defaults to None (no MIM task).
+        contrastive (dict, optional): ``dict(neck=..., head=...,
+            base_momentum=0.01)`` of MoCo v3. Defaults to None.
+        multilabel (dict, optional): ``dict(head=..., neck=...)`` of the label
+            task; ``neck`` defaults to ``GlobalAveragePooling``. Defaults to
+            None. A key other than those named in a task dict raises
+            ``ValueError``.
+        view_mode (str): ``'shared'`` or ``'separate'``, see :class:`StepPlan`.
+            Defaults to ``'shared'``.
+        symmetric (bool): ``'shared'`` mode with the contrastive task only: add
+            the swapped pair (query from ``'view1'``, key from ``'masked'``).
+            Defaults to False.
         label_input (str, optional): What the label head reads: ``'masked'``
-            (the MIM pass) or ``'unmasked'`` (a pass without the mask, as
-            ``predict`` and every downstream use see). None: ``'masked'`` in
-            ``shared`` mode, ``view1``'s pass in ``separate`` mode.
+            (the MIM pass; needs ``mim``) or ``'unmasked'`` (a pass over the
+            ``'masked'`` crop without the mask, in either view mode). Defaults
+            to None: ``'masked'`` in ``'shared'`` mode; in ``'separate'`` mode
+            the unmasked ``'view1'`` pass when contrastive is on, else an
+            unmasked pass over ``'masked'``. Needs the multilabel task.
         query_input (str, optional): What the contrastive query reads in
-            ``shared`` mode, ``'masked'`` (default) or ``'unmasked'``.
-        loss_balancer (dict): How task losses combine into the total, e.g.
+            ``'shared'`` mode, ``'masked'`` or ``'unmasked'`` as above.
+            Defaults to None (``'masked'``). Refused in ``'separate'`` mode,
+            whose queries are always the unmasked ``'view1'`` / ``'view2'``
+            passes.
+        loss_balancer (dict): How the task losses combine, e.g.
             ``dict(type='FixedTaskWeights', weights=dict(mim=1.0))`` or
             ``dict(type='UncertaintyTaskWeights')``.
-        nonfinite (str): What a NaN/Inf task loss does. ``'raise'`` (default):
-            stop with ``FloatingPointError`` naming the task(s) and iteration,
-            before the optimizer step, so the weights and the last checkpoint
-            stay good (the momentum encoder may already have been updated in
-            memory; it is not saved). ``'skip'``: skip that (micro-)batch, log
-            it and count it in ``num_skipped_steps`` (saved in the checkpoint).
-            Needs ``optim_wrapper.type='SkipNonFiniteOptimWrapper'`` (or
-            ``'SkipNonFiniteAmpOptimWrapper'`` for AMP); any other wrapper is
-            refused at the first training step, since it would still step on
-            the zero loss (AdamW moves weights with zero gradients). A skipped
-            step leaves the weights, the optimizer state, the online BN
-            statistics and the momentum encoder (parameters, BN buffers,
-            ``CosineEMA.steps``) exactly untouched; with gradient accumulation
-            it contributes nothing and the window's other micro-batches still
-            update at its boundary. The online terms (SimMIM and label losses,
-            contrastive queries) are checked before the momentum update, which
-            a bad step then does not do. The contrastive loss needs the keys
-            of the updated momentum encoder, so with ``'skip'`` a copy of the
-            momentum encoder's state (its parameters and buffers: one more
-            backbone + projector in device memory, e.g. ~0.37 GB in fp32 for
-            Swin-B, and a device copy of that size per step) is taken just
-            before the update and restored if the step is skipped; so is a
-            copy of the online model's buffers (BN statistics, a few MB) taken
-            at the start of the step, since the forward passes move them.
-            ``'raise'`` takes no copy. Every decision is all-reduced, so all
-            ranks raise or skip together.
-        data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
-        init_cfg (dict, optional): Initialisation config.
+            Defaults to ``dict(type='FixedTaskWeights')``.
+        nonfinite (str): What a NaN/Inf task loss does, decided on all ranks
+            together. ``'raise'``: ``FloatingPointError`` naming the task(s)
+            and iteration, before the optimizer step. ``'skip'``: skip the
+            (micro-)batch, leaving weights, optimizer state, BN statistics and
+            the momentum encoder untouched, and count it in
+            ``num_skipped_steps``; needs ``optim_wrapper.type=
+            'SkipNonFiniteOptimWrapper'`` (``'SkipNonFiniteAmpOptimWrapper'``
+            with AMP), checked at the first step, and keeps a copy of the
+            momentum encoder and of the online buffers per step.
+            Defaults to ``'raise'``.
+        data_preprocessor (dict, optional): Defaults to None
+            (``SelfSupDataPreprocessor``).
+        init_cfg (dict or list[dict], optional): Initialisation config.
+            Defaults to None.
     """
 
     def __init__(self,
