@@ -98,13 +98,17 @@ def test_patch_script_patches_and_is_idempotent(tmp_path):
 
 def test_local_checkpoints_load_on_new_torch(tmp_path):
     """mmengine checkpoints hold HistoryBuffer etc.; torch>=2.6 refuses them by
-    default. Importing mmhybrid makes mmengine's local loader accept them."""
+    default, also with mmhybrid imported; inside safe_mmengine_checkpoints()
+    mmengine's own loader accepts them, with weights_only still on."""
     from mmengine.logging import HistoryBuffer
     from mmengine.runner.checkpoint import _load_checkpoint
+
+    from mmhybrid.utils.checkpoint_loading import safe_mmengine_checkpoints
     path = tmp_path / 'ckpt.pth'
     torch.save({'meta': {'hist': HistoryBuffer([1.0, 2.0], [1, 1]), 'np': np.float64(1.5)},
                 'state_dict': {'w': torch.ones(2)}}, path)
     with pytest.raises(Exception, match='Weights only load failed'):
-        torch.load(path)
-    ckpt = _load_checkpoint(str(path), map_location='cpu')
+        _load_checkpoint(str(path), map_location='cpu')
+    with safe_mmengine_checkpoints():
+        ckpt = _load_checkpoint(str(path), map_location='cpu')
     assert ckpt['meta']['np'] == 1.5 and torch.equal(ckpt['state_dict']['w'], torch.ones(2))
