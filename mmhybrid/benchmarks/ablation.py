@@ -21,6 +21,12 @@ A run may leave out downstream evaluations (``evaluations``): a screening pass
 (pre-training, probes, fine-tune) whose steps a later full run in the same work
 directory reuses. Its records hold only those metrics and have their own
 ``config_hash``, so they go to their own results directory.
+
+A label budget (``Protocol.label_fraction`` below one) changes only the
+methods that read labels (``methods.uses_labels``); the label-free methods'
+pre-training is the same at every budget, so their records at full labels
+serve for all budgets and a run at a budget refuses them. Its records go to
+their own results directory.
 """
 import hashlib
 import json
@@ -36,9 +42,9 @@ from mmengine.config import Config
 
 from mmhybrid.apis.tool_runs import latest_checkpoint, run_tool
 from .frozen_probe import run_frozen_probes
-from .methods import ALL_METHODS, PRETRAIN_CONFIG, Method, stage_configs
+from .methods import ALL_METHODS, PRETRAIN_CONFIG, Method, stage_configs, uses_labels
 from .protocol import EVALUATIONS, FINETUNE_CONFIG, Evaluation, Protocol
-from .splits import make_splits
+from .splits import label_budget_splits, make_splits
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PACKAGES = ('torch', 'mmengine', 'mmcv', 'mmpretrain', 'mmdet', 'mmseg', 'timm',
@@ -107,6 +113,8 @@ class AblationRun:
                 f'{data_root} holds no demo world (build_info.json); build it with '
                 f'tools/dataset_converters/build_fashion_demo.py --out {data_root}')
         self.splits = make_splits(data_root)
+        if protocol.label_fraction < 1:
+            label_budget_splits(data_root, protocol.label_fraction)
 
     # --------------------------------------------------------------- identity
     def pretrain_hash(self, method: Method) -> str:
@@ -150,7 +158,8 @@ class AblationRun:
                              self.protocol.pretrain_batch, seed,
                              self.splits['pretrain_partial'],
                              data_root=self.data_root.rstrip('/') + '/',
-                             base_config=osp.join(REPO, PRETRAIN_CONFIG))
+                             base_config=osp.join(REPO, PRETRAIN_CONFIG),
+                             label_fraction=self.protocol.label_fraction)
 
     # ------------------------------------------------------------------ steps
     def _tool(self, args: Sequence[str], log_path: str) -> float:
@@ -274,6 +283,7 @@ class AblationRun:
             pretrain_hash=self.pretrain_hash(method),
             description=method.description,
             images_seen=self.protocol.images_seen if method.stages else 0,
+            label_fraction=self.protocol.label_fraction,
             evaluations=['probes'] + [ev.name for ev in self.evaluations],
             protocol=self.protocol.as_dict(), versions=package_versions(),
             machine=f'{platform.machine()}, {os.cpu_count()} CPUs, '
@@ -293,4 +303,8 @@ class AblationRun:
         unknown = [m for m in methods if m not in ALL_METHODS]
         if unknown:
             raise ValueError(f'unknown methods {unknown}; known: {list(ALL_METHODS)}')
+        label_free = [m for m in methods if not uses_labels(ALL_METHODS[m])]
+        if self.protocol.label_fraction < 1 and label_free:
+            raise ValueError(f'{label_free} read no labels: their records at full '
+                             'labels serve for every label budget (module docstring)')
         return [self.run_unit(m, s) for s in seeds for m in methods]

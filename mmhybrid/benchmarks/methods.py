@@ -14,6 +14,7 @@ from typing import Dict, List, Tuple
 from mmengine.config import Config
 
 from mmhybrid.models.algorithms.step_plan import TASKS, StepPlan
+from .splits import OBJECTS, label_budget_files
 
 #: The demo recipe v3, resolved and pinned (its header says why and how).
 PRETRAIN_CONFIG = 'configs/benchmarks/ablation/recipe-v3_hybrid_swin-demo_fashion-64px.py'
@@ -192,10 +193,49 @@ def set_scene_labels(cfg: Config, ann_file: str, data_root: str) -> None:
     scenes[0]['ann_file'] = ann_file
 
 
+def stage_tasks(model_cfg: dict) -> Tuple[str, ...]:
+    """The tasks a ``HybridPretrain`` config dict enables."""
+    return tuple(t for t in TASKS if model_cfg.get(t))
+
+
+def uses_labels(method: Method) -> bool:
+    """Whether a stage of ``method`` trains the label task (only those change
+    with the label budget). The recipe has the label task; a stage turns it
+    off with ``multilabel=None``."""
+    return any(cfg.get('multilabel', True) is not None for cfg in method.stages)
+
+
+def set_label_budget(cfg: Config, fraction: float) -> None:
+    """Give a stage's label task the label budget ``fraction`` (< 1).
+
+    A stage with the label task and a self-supervised one reads every object,
+    the labels kept on ``fraction`` of them (the others train the
+    self-supervised tasks only); the label task alone reads the labelled
+    objects only, with no batch share for the unlabelled scenes (no batch
+    share spent on images it cannot learn from). Label-free stages are left
+    as they are.
+    """
+    tasks = stage_tasks(cfg.model.to_dict())
+    if 'multilabel' not in tasks:
+        return
+    datasets = cfg.train_dataloader.dataset.datasets
+    objects = [i for i, d in enumerate(datasets) if d.get('ann_file') == OBJECTS]
+    if len(objects) != 1:
+        raise ValueError(f'expected one pre-training source with ann_file '
+                         f'{OBJECTS!r}, found {len(objects)}')
+    files = label_budget_files(fraction)
+    if tasks == ('multilabel', ):
+        datasets[objects[0]]['ann_file'] = files['labelled']
+        cfg.train_dataloader.sampler.ratios = [
+            int(i == objects[0]) for i in range(len(datasets))]
+    else:
+        datasets[objects[0]]['ann_file'] = files['mixed']
+
+
 def plan_of(model_cfg: dict) -> StepPlan:
     """The step plan a ``HybridPretrain`` config dict will run."""
     return StepPlan.build(
-        tuple(t for t in TASKS if model_cfg.get(t)), model_cfg.get('view_mode', 'shared'),
+        stage_tasks(model_cfg), model_cfg.get('view_mode', 'shared'),
         model_cfg.get('symmetric', False), model_cfg.get('label_input'),
         model_cfg.get('query_input'))
 
@@ -203,9 +243,13 @@ def plan_of(model_cfg: dict) -> StepPlan:
 def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
                   pretrain_ann_file: str, warmup_fraction: float = 0.1,
                   data_root: str = 'data/fashion_demo/',
-                  base_config: str = PRETRAIN_CONFIG) -> List[Config]:
+                  base_config: str = PRETRAIN_CONFIG,
+                  label_fraction: float = 1.0) -> List[Config]:
     """The pre-training config of each stage of ``method``: ``iters`` batches
-    of ``batch_size`` images in all, split evenly over the stages."""
+    of ``batch_size`` images in all, split evenly over the stages; below a
+    ``label_fraction`` of one, the stages that read labels read the label
+    budget's object lists (:func:`set_label_budget`, written by
+    :func:`.splits.label_budget_splits`)."""
     configs = []
     for i, overrides in enumerate(method.stages):
         stage_iters = iters // len(method.stages)
@@ -217,6 +261,8 @@ def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
         views = plan_of(cfg.model.to_dict()).required_views
         set_hybrid_views(cfg, views)
         set_scene_labels(cfg, pretrain_ann_file, data_root)
+        if label_fraction < 1:
+            set_label_budget(cfg, label_fraction)
         cfg.train_dataloader.batch_size = batch_size
         cfg.train_cfg.max_iters = stage_iters
         cfg.param_scheduler = [

@@ -69,19 +69,40 @@ class Protocol:
             frozen probes (None: all).
         linear_epochs (int): Epochs of the linear probe.
         eval_options (dict): Evaluation name -> extra ``--cfg-options``.
+        label_fraction (float): Share of the labelled object pool that keeps
+            its labels (class-balanced, :func:`.splits.label_budget_splits`);
+            the rest stay in the pre-training data unlabelled. Below one,
+            the stages that read labels change (``methods.stage_configs``),
+            the label-free ones do not.
     """
     pretrain_iters: int = 1000
     pretrain_batch: int = 32
     probe_limit: Optional[int] = None
     linear_epochs: int = 30
     eval_options: Dict[str, List[str]] = field(default_factory=dict)
+    label_fraction: float = 1.0
+
+    #: Fields added after the first records were written: :meth:`as_dict`
+    #: leaves each out while it holds its default.
+    LATER_FIELDS = ('label_fraction', )
 
     @property
     def images_seen(self) -> int:
         return self.pretrain_iters * self.pretrain_batch
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The protocol as the records and their ``config_hash`` hold it.
+
+        A field added after records were written (:attr:`LATER_FIELDS`) is
+        left out while it holds its default, so a protocol that does not use
+        it keeps the dict, and the hash, of the records written before it
+        existed; a new field is appended to :attr:`LATER_FIELDS`.
+        """
+        out = asdict(self)
+        for name in self.LATER_FIELDS:
+            if out[name] == self.__dataclass_fields__[name].default:
+                del out[name]
+        return out
 
 
 FULL = Protocol()

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from mmhybrid.apis.tool_runs import format_table
-from .methods import METHODS, TUNING, base_of
+from .methods import ALL_METHODS, METHODS, TUNING, base_of, uses_labels
 from .protocol import METRIC_TITLES, METRICS, SENSITIVITY_METRICS
 
 
@@ -38,6 +38,17 @@ def summarize(records: List[dict], key: str = 'metrics') -> Dict[str, Dict[str, 
 
 def _order(methods) -> List[str]:
     return [m for m in METHODS if m in methods]
+
+
+def label_fraction_of(record: dict) -> float:
+    """A record's label budget; records written before the field had all
+    labels."""
+    return record.get('label_fraction',
+                      record.get('protocol', {}).get('label_fraction', 1.0))
+
+
+def percent(fraction: float) -> str:
+    return f'{100 * fraction:g}%'
 
 
 def stat_cell(stat, best: bool) -> str:
@@ -163,7 +174,10 @@ def write_report(records: List[dict], md_path: str, png_path: str,
         f'Pre-training: {protocol["pretrain_iters"]} iterations x '
         f'{protocol["pretrain_batch"]} images = '
         f'{protocol["pretrain_iters"] * protocol["pretrain_batch"]} images seen '
-        'per method (same small Swin, same data).', '',
+        'per method (same small Swin, same data).  ',
+        'Labels: ' + ', '.join(percent(L) for L in sorted(
+            {label_fraction_of(r) for r in records})) + ' of the labelled object '
+        'pool (`label_fraction`).', '',
         '## Test split (mean ± std over seeds; higher is better; best in bold)', '',
         table(test), '',
         '## Validation split (for choices)', '', table(val), '',
@@ -223,4 +237,144 @@ def write_budget_report(result_dirs: Sequence[str], md_path: str,
     text = '\n'.join(lines)
     with open(md_path, 'w') as f:
         f.write(text)
+    return text
+
+
+def label_budget_records(result_dirs: Sequence[str]) -> Dict[float, List[dict]]:
+    """Label budget -> its records, from the ``--results`` of ablation runs
+    at several ``--label-fraction``. A method that reads no labels
+    (``methods.uses_labels``) is the same at every budget: its records at
+    full labels serve for all of them (any at a lower budget are left out).
+
+    Raises:
+        ValueError: A (method, seed, budget) found twice.
+    """
+    records = [r for d in result_dirs for r in load_records(osp.join(d, 'ablation'))]
+    if not records:
+        raise FileNotFoundError(f'no ablation results under {list(result_dirs)}')
+    seen = set()
+    for r in records:
+        key = (r['method'], r['seed'], label_fraction_of(r))
+        if key in seen:
+            raise ValueError(f'{key[0]} seed {key[1]} at label fraction {key[2]} '
+                             f'is in more than one of {list(result_dirs)}')
+        seen.add(key)
+    label_free = {r['method'] for r in records if r['method'] in ALL_METHODS
+                  and not uses_labels(ALL_METHODS[r['method']])}
+    fractions = sorted({label_fraction_of(r) for r in records}, reverse=True)
+    return {L: [r for r in records if (label_fraction_of(r) == 1.0 if r['method']
+                                       in label_free else label_fraction_of(r) == L)]
+            for L in fractions}
+
+
+def _budget_order(methods) -> List[str]:
+    """The main table's order, then the tried changes, then the rest."""
+    known = [m for m in ALL_METHODS if m in methods]
+    return known + sorted(m for m in methods if m not in known)
+
+
+def budget_metric_table(summaries: Dict[float, dict], metric: str) -> Optional[str]:
+    """One metric, method x label budget: mean ± std over seeds (the best
+    per budget in bold), the seeds per budget; a method that reads no labels
+    is marked ``*``."""
+    methods = _budget_order({m for s in summaries.values() for m in s
+                             if metric in s[m]})
+    if not methods:
+        return None
+    fractions = list(summaries)
+    best = {L: max((s[m][metric][0] for m in s if metric in s[m]), default=None)
+            for L, s in summaries.items()}
+    rows = []
+    for m in methods:
+        free = m in ALL_METHODS and not uses_labels(ALL_METHODS[m])
+        cells = [stat_cell(summaries[L][m][metric],
+                           summaries[L][m][metric][0] == best[L])
+                 if metric in summaries[L].get(m, {}) else 'n/a' for L in fractions]
+        seeds = ' / '.join(str(summaries[L][m][metric][2])
+                           if metric in summaries[L].get(m, {}) else '0'
+                           for L in fractions)
+        rows.append([m + (' *' if free else ''), seeds] + cells)
+    return format_table(rows, ['method', 'seeds'] + [
+        f'L = {percent(L)}' for L in fractions])
+
+
+def budget_chart(summaries: Dict[float, dict], path: str,
+                 metrics: Sequence[str]) -> None:
+    """Each metric against the label budget (log axis), one line per method
+    with std error bars; methods that read no labels dashed."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    methods = _budget_order({m for s in summaries.values() for m in s})
+    fractions = sorted(summaries)
+    cols = min(3, len(metrics))
+    rows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows + 1),
+                             squeeze=False)
+    colors = plt.get_cmap('tab10')(np.arange(len(methods)) % 10)
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
+    for ax, k in zip(axes.flat, metrics):
+        for m, color in zip(methods, colors):
+            stats = [summaries[L].get(m, {}).get(k) for L in fractions]
+            xs = [100 * L for L, st in zip(fractions, stats) if st]
+            if not xs:
+                continue
+            free = m in ALL_METHODS and not uses_labels(ALL_METHODS[m])
+            ax.errorbar(xs, [st[0] for st in stats if st],
+                        yerr=[np.nan_to_num(st[1]) for st in stats if st],
+                        color=color, marker='o', capsize=3, label=m,
+                        linestyle='--' if free else '-')
+        ax.set_xscale('log')
+        ax.set_xticks([100 * L for L in fractions])
+        ax.set_xticklabels([percent(L) for L in fractions])
+        ax.set_xlabel('labels kept (L)')
+        ax.set_title(METRIC_TITLES[k], fontsize=9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='lower center', ncol=min(len(labels), 4),
+               fontsize=8)
+    fig.suptitle('Label budget (mean ± std over seeds; test split; dashed: no '
+                 'labels read)')
+    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_label_budget_report(result_dirs: Sequence[str], md_path: str,
+                              png_path: str, command: str) -> str:
+    """``results/label_budget.md`` and ``.png``: every method at every label
+    budget found in ``result_dirs`` (:func:`label_budget_records`), per
+    metric a method x budget table of the test split (then of the validation
+    split), the sensitivity check per budget, and each metric against the
+    budget."""
+    by_budget = label_budget_records(result_dirs)
+    test = {L: summarize(rs) for L, rs in by_budget.items()}
+    val = {L: summarize(rs, 'val_metrics') for L, rs in by_budget.items()}
+    metrics = [k for k in METRICS if any(k in s[m] for s in test.values() for m in s)]
+    first = next(iter(by_budget.values()))[0]
+    lines = [
+        '# Label budget: each method with a share L of the object labels', '',
+        f'Command: `{command}`  ',
+        'Sources: ' + ', '.join(f'`{d}`' for d in result_dirs) + '  ',
+        f'Machine: {first["machine"]}', '',
+        'L: the share of the 20,000 labelled object images that keep their '
+        'labels (class-balanced by garment); the others stay in the pre-training '
+        'data unlabelled. `*`: the method reads no labels, so its records at '
+        'L = 100% serve for every L.', '',
+        '## Test split (mean ± std over seeds; best per L in bold)', '']
+    for split, summaries in (('test', test), ('validation', val)):
+        if split == 'validation':
+            lines += ['## Validation split (for choices)', '']
+        for k in metrics:
+            lines += [f'### {METRIC_TITLES[k]}', '',
+                      budget_metric_table(summaries, k) or 'none', '']
+    lines += ['## Sensitivity per L (method chosen on the validation split, gap '
+              'on the test split)', '']
+    for L in by_budget:
+        lines += [f'### L = {percent(L)}', '',
+                  sensitivity(val[L], test[L]) or 'no random baseline', '']
+    text = '\n'.join(lines)
+    with open(md_path, 'w') as f:
+        f.write(text)
+    budget_chart(test, png_path, metrics)
     return text

@@ -12,6 +12,12 @@ from Fashion-MNIST's test set and never appear in pre-training:
   (3500) as COCO JSON and mmseg name lists, ``scenes_val_multilabel.json`` (all
   labels of the validation scenes); pre-training reads ``pretrain_partial.json``,
   the demo's partial-label list without the validation scenes. Test: ``scenes/val`` (the demo world's own val split).
+- ``objects`` (the pre-training's labelled pool) at a label budget ``L < 1``
+  (:func:`label_budget_splits`): ``objects_<pct>pct.json`` lists every object
+  image, labels kept on a class-balanced (by garment) share ``L`` and
+  ``gt_label: []`` (unlabelled) on the rest; ``objects_labelled_<pct>pct.json``
+  lists only the labelled ones. The labelled sets are nested: a smaller budget
+  keeps a subset of a larger one's labels.
 
 Everything is a pure function of the demo build and ``seed``: rebuilt files are
 identical, so every method and seed sees the same splits.
@@ -23,7 +29,10 @@ from typing import Dict, List
 
 import numpy as np
 
+from mmhybrid.datasets.fashion_demo import CLASSES as GARMENTS
+
 SPLITS_DIR = 'splits'
+OBJECTS = 'objects/meta/train.json'
 
 
 def _read_lines(path: str) -> List[str]:
@@ -114,3 +123,67 @@ def make_splits(data_root: str, low_label_percents=(10, ), cls_val_fraction: flo
                          if osp.basename(d['img_path']) in val_files])))
     paths['scenes_val_multilabel'] = f'{SPLITS_DIR}/scenes_val_multilabel.json'
     return paths
+
+
+def budget_name(fraction: float) -> str:
+    """``fraction`` as the split files name it: ``0.1`` -> ``'10pct'``."""
+    return f'{100 * fraction:g}pct'
+
+
+def label_budget_files(fraction: float) -> Dict[str, str]:
+    """The object lists of a label budget, relative to the data root:
+    ``mixed`` (every object, the unlabelled ones with ``gt_label: []``) and
+    ``labelled`` (the labelled ones only)."""
+    name = budget_name(fraction)
+    return dict(mixed=f'{SPLITS_DIR}/objects_{name}.json',
+                labelled=f'{SPLITS_DIR}/objects_labelled_{name}.json')
+
+
+def label_budget_splits(data_root: str, fraction: float,
+                        seed: int = 0) -> Dict[str, str]:
+    """Write the object lists of label budget ``fraction`` (module docstring)
+    under ``<data_root>/splits/``; return :func:`label_budget_files`.
+
+    Each garment class keeps the labels of an equal share (the first images of
+    a permutation drawn per class from ``seed``, the same at every budget);
+    the other images stay listed, unlabelled.
+
+    Args:
+        data_root (str): The demo world.
+        fraction (float): Share of the object images that keep their labels,
+            in ``(0, 1)``.
+        seed (int): Seed of the per-class permutations.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f'a label budget is a fraction in (0, 1), got {fraction}')
+    with open(osp.join(data_root, OBJECTS)) as f:
+        objects = json.load(f)
+    classes = objects['metainfo']['classes']
+    entries = objects['data_list']
+    garments = []
+    for i, entry in enumerate(entries):
+        named = [c for c in entry['gt_label'] if classes[c] in GARMENTS]
+        if len(named) != 1:
+            raise ValueError(f'{data_root}/{OBJECTS} entry {i} names {len(named)} '
+                             'garments; an object image holds one')
+        garments.append(named[0])
+    garments = np.array(garments)
+    rng = np.random.default_rng(seed)
+    count = int(round(fraction * len(entries)))
+    kept, present = [], np.unique(garments)
+    for i, c in enumerate(present):
+        order = rng.permutation(np.flatnonzero(garments == c))
+        quota = count // len(present) + (i < count % len(present))
+        if not 0 < quota <= len(order):
+            raise ValueError(f'label budget {fraction}: garment {c} would keep '
+                             f'{quota} of its {len(order)} images')
+        kept.append(order[:quota])
+    kept = set(np.concatenate(kept).tolist())
+    mixed = [e if i in kept else dict(e, gt_label=[]) for i, e in enumerate(entries)]
+    files = label_budget_files(fraction)
+    os.makedirs(osp.join(data_root, SPLITS_DIR), exist_ok=True)
+    _write(osp.join(data_root, files['mixed']),
+           json.dumps(dict(objects, data_list=mixed)))
+    _write(osp.join(data_root, files['labelled']),
+           json.dumps(dict(objects, data_list=[entries[i] for i in sorted(kept)])))
+    return files

@@ -13,6 +13,10 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
         --work-dir work_dirs/ablation-3000             # another pre-training budget
     python tools/benchmarks/ablation.py --methods hybrid-shared+label-weight-4 \
         --evaluations finetune --results results/screen  # a screen: probes + fine-tune
+    python tools/benchmarks/ablation.py --label-fraction 0.1 \
+        --results results/label_budget/L10    # the methods that read labels, 10% kept
+    python tools/benchmarks/ablation.py --label-budget-report results \
+        results/label_budget/L10 results/label_budget/L1  # results/label_budget.md
 """
 import argparse
 import dataclasses
@@ -23,9 +27,10 @@ import sys
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 from mmhybrid.benchmarks.ablation import AblationRun  # noqa: E402
-from mmhybrid.benchmarks.methods import ALL_METHODS, METHODS  # noqa: E402
+from mmhybrid.benchmarks.methods import ALL_METHODS, METHODS, uses_labels  # noqa: E402
 from mmhybrid.benchmarks.protocol import EVALUATIONS, FULL, QUICK  # noqa: E402
-from mmhybrid.benchmarks.report import load_records, write_report  # noqa: E402
+from mmhybrid.benchmarks.report import (load_records, write_label_budget_report,  # noqa: E402
+                                         write_report)
 
 
 def main():
@@ -52,9 +57,27 @@ def main():
                         'frozen probes always run): a screen, whose steps a full '
                         'run in the same --work-dir reuses; give it its own '
                         '--results')
+    parser.add_argument('--label-fraction', type=float, default=None,
+                        help='share of the labelled objects that keep their labels '
+                        '(0 < L < 1; default all): the methods that read labels '
+                        '(the default --methods then), into their own --results; '
+                        'the label-free methods\' full-label records serve')
+    parser.add_argument('--label-budget-report', nargs='+', default=None,
+                        metavar='RESULTS',
+                        help='only write <--results>/label_budget.md and .png from '
+                        'the --results of runs at several --label-fraction (the '
+                        'full-label one among them)')
     parser.add_argument('--report-only', action='store_true')
     args = parser.parse_args()
     results = args.results or ('results/quick' if args.quick else 'results')
+    if args.label_budget_report:
+        os.makedirs(results, exist_ok=True)
+        print(write_label_budget_report(
+            args.label_budget_report, osp.join(results, 'label_budget.md'),
+            osp.join(results, 'label_budget.png'),
+            'python tools/benchmarks/ablation.py --label-budget-report '
+            + ' '.join(args.label_budget_report)))
+        return
     work_dir = args.work_dir or ('work_dirs/ablation-quick' if args.quick
                                  else 'work_dirs/ablation')
     if not args.report_only:
@@ -63,6 +86,14 @@ def main():
             if args.results is None or args.work_dir is None:
                 parser.error('--pretrain-iters needs its own --results and --work-dir')
             protocol = dataclasses.replace(protocol, pretrain_iters=args.pretrain_iters)
+        if args.label_fraction is not None and not 0 < args.label_fraction <= 1:
+            parser.error('--label-fraction is a share in (0, 1]')
+        if args.label_fraction is not None and args.label_fraction < 1:
+            if args.results is None:
+                parser.error('--label-fraction needs its own --results')
+            protocol = dataclasses.replace(protocol, label_fraction=args.label_fraction)
+            if args.methods == parser.get_default('methods'):
+                args.methods = [m for m in args.methods if uses_labels(METHODS[m])]
         if args.evaluations is not None and args.results is None:
             parser.error('--evaluations needs its own --results (its records hold '
                          'only those metrics)')
@@ -75,7 +106,8 @@ def main():
         sys.exit(f'no results under {results}/ablation yet')
     command = 'python tools/benchmarks/ablation.py' + (' --quick' if args.quick else '') + (
         f' --pretrain-iters {args.pretrain_iters}' if args.pretrain_iters else '') + (
-        ' --evaluations ' + ' '.join(args.evaluations) if args.evaluations else '')
+        ' --evaluations ' + ' '.join(args.evaluations) if args.evaluations else '') + (
+        f' --label-fraction {args.label_fraction}' if args.label_fraction else '')
     print(write_report(records, osp.join(results, 'ablation.md'),
                        osp.join(results, 'ablation.png'), command))
 

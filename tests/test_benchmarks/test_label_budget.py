@@ -1,0 +1,220 @@
+"""The label budget: a protocol axis (``label_fraction``), its object lists, the
+stage configs that read them and the method x budget report."""
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmhybrid.benchmarks.methods import METHODS, TUNING, stage_configs, uses_labels
+from mmhybrid.benchmarks.protocol import FULL, METRICS, QUICK
+from mmhybrid.benchmarks.splits import label_budget_files, label_budget_splits
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_full_labels_keep_the_protocol_dict_and_hash_of_earlier_records():
+    """``config_hash`` hashes ``json.dumps(protocol.as_dict(), sort_keys=True)``:
+    at full labels it is the dict the finished records were keyed with."""
+    assert json.dumps(FULL.as_dict(), sort_keys=True) == (
+        '{"eval_options": {}, "linear_epochs": 30, "pretrain_batch": 32, '
+        '"pretrain_iters": 1000, "probe_limit": null}')
+    assert 'label_fraction' not in QUICK.as_dict()
+    record = json.loads((REPO / 'results/ablation/multilabel-s0.json').read_text())
+    assert record['protocol'] == FULL.as_dict()
+    budget = dataclasses.replace(FULL, label_fraction=0.1).as_dict()
+    assert budget == dict(FULL.as_dict(), label_fraction=0.1)
+
+
+@pytest.fixture
+def demo(tiny_demo, tmp_path):
+    root = tmp_path / 'demo'
+    shutil.copytree(tiny_demo, root)
+    return root
+
+
+def test_budget_lists_keep_the_images_and_a_balanced_nested_share_of_labels(demo):
+    """Same entries in the same order, labels on a class-balanced share, the
+    rest ``gt_label: []`` (unlabelled for the dataset); the labelled list is
+    that share; deterministic; a smaller budget keeps a subset."""
+    from mmhybrid.datasets import PartialMultiLabelDataset
+    objects = json.loads((demo / 'objects/meta/train.json').read_text())
+    entries = objects['data_list']
+    assert len(entries) == 20  # 2 per garment class
+    files = label_budget_splits(str(demo), 0.5)
+    assert files == label_budget_files(0.5) == dict(
+        mixed='splits/objects_50pct.json', labelled='splits/objects_labelled_50pct.json')
+    mixed = json.loads((demo / files['mixed']).read_text())
+    labelled = json.loads((demo / files['labelled']).read_text())
+    assert mixed['metainfo'] == labelled['metainfo'] == objects['metainfo']
+    assert [e['img_path'] for e in mixed['data_list']] == [e['img_path'] for e in entries]
+    kept = [e for e in mixed['data_list'] if e['gt_label']]
+    assert kept == labelled['data_list'] and len(kept) == 10
+    assert all(e in entries for e in kept)
+    assert sorted(min(e['gt_label']) for e in kept) == list(range(10))  # 1 a garment
+    assert sum(not e['gt_label'] for e in mixed['data_list']) == 10
+
+    dataset = PartialMultiLabelDataset(ann_file=files['mixed'], data_root=str(demo),
+                                       data_prefix='objects/', pipeline=[])
+    has_label = ['gt_label' in dataset.get_data_info(i) for i in range(len(dataset))]
+    assert has_label == [bool(e['gt_label']) for e in mixed['data_list']]
+
+    first = {k: (demo / p).read_bytes() for k, p in files.items()}
+    label_budget_splits(str(demo), 0.5)
+    assert first == {k: (demo / p).read_bytes() for k, p in files.items()}
+    # ten classes cannot each keep a label of two images
+    with pytest.raises(ValueError, match='would keep 0'):
+        label_budget_splits(str(demo), 0.1)
+    for bad in (0., 1.):
+        with pytest.raises(ValueError, match=r'in \(0, 1\)'):
+            label_budget_splits(str(demo), bad)
+
+
+def test_budget_lists_are_nested(demo):
+    objects = json.loads((demo / 'objects/meta/train.json').read_text())
+    doubled = objects['data_list'] + [dict(e, img_path='b/' + e['img_path'])
+                                      for e in objects['data_list']]
+    (demo / 'objects/meta/train.json').write_text(json.dumps(dict(
+        objects, data_list=doubled)))  # 4 per class
+    paths = {}
+    for fraction in (0.25, 0.5, 0.75):
+        files = label_budget_splits(str(demo), fraction)
+        listed = json.loads((demo / files['labelled']).read_text())['data_list']
+        paths[fraction] = {e['img_path'] for e in listed}
+        assert len(listed) == int(40 * fraction)
+    assert paths[0.25] < paths[0.5] < paths[0.75]
+
+
+def sources(cfg):
+    datasets = cfg.train_dataloader.dataset.datasets
+    return [d.get('ann_file') for d in datasets], list(cfg.train_dataloader.sampler.ratios)
+
+
+RECIPE = ['objects/meta/train.json', 'splits/pretrain_partial.json',
+          None]  # the unlabelled scenes are an image folder
+
+
+@pytest.mark.parametrize('name', list(METHODS) + [
+    'hybrid-shared-unmasked+label-weight-4'])
+def test_only_stages_that_read_labels_change_with_the_budget(name):
+    """Label task + self-supervised: every object, labels on the budget's share;
+    the label task alone: the labelled objects only, no batch share for the
+    unlabelled scenes; label-free stages: the same config at every budget."""
+    method = {**METHODS, **TUNING}[name]
+    args = (method, 10, 4, 0, 'splits/pretrain_partial.json')
+    full = stage_configs(*args)
+    budget = stage_configs(*args, label_fraction=0.1)
+    expected = dict(
+        mim=[None], contrastive=[None], random=[], multilabel=['labelled'],
+        **{'two-stage': [None, 'labelled']}).get(name, ['mixed'])
+    assert len(full) == len(budget) == len(expected)
+    assert uses_labels(method) == any(expected)
+    for cfg_full, cfg_budget, reads in zip(full, budget, expected):
+        assert sources(cfg_full) == ([RECIPE[0], RECIPE[1], None], [2, 0, 1])
+        if reads is None:
+            assert cfg_budget.pretty_text == cfg_full.pretty_text
+            continue
+        ann_files, ratios = sources(cfg_budget)
+        assert ann_files == [label_budget_files(0.1)[reads], RECIPE[1], None]
+        assert ratios == ([1, 0, 0] if reads == 'labelled' else [2, 0, 1])
+        # nothing else changes
+        cfg_budget.train_dataloader.dataset.datasets[0].ann_file = RECIPE[0]
+        cfg_budget.train_dataloader.sampler.ratios = [2, 0, 1]
+        assert cfg_budget.pretty_text == cfg_full.pretty_text
+
+
+def test_a_budget_run_keys_label_methods_apart_and_refuses_label_free_ones(
+        tiny_demo, tmp_path):
+    from mmhybrid.benchmarks.ablation import AblationRun
+    from mmhybrid.benchmarks.methods import ALL_METHODS
+    root = tmp_path / 'demo'
+    shutil.copytree(tiny_demo, root)
+    full = AblationRun(QUICK, str(tmp_path / 'r1'), str(tmp_path / 'w'), str(root))
+    half = AblationRun(dataclasses.replace(QUICK, label_fraction=0.5),
+                       str(tmp_path / 'r50'), str(tmp_path / 'w'), str(root))
+    assert (root / 'splits/objects_50pct.json').is_file()
+    for name in ('random', 'mim', 'contrastive'):  # same work dirs at every L
+        assert full.pretrain_hash(ALL_METHODS[name]) == half.pretrain_hash(
+            ALL_METHODS[name])
+    for name in ('multilabel', 'two-stage', 'hybrid-shared'):
+        assert full.pretrain_hash(ALL_METHODS[name]) != half.pretrain_hash(
+            ALL_METHODS[name])
+    with pytest.raises(ValueError, match=r"\['random', 'mim'\] read no labels"):
+        half.run(['random', 'mim', 'multilabel'], [0])
+
+
+def test_a_budget_unit_trains_on_its_labelled_objects_and_names_its_budget(
+        tiny_demo, tmp_path, monkeypatch):
+    """``multilabel`` at L = 50% (probes only): pre-trains on the labelled
+    list, and the record names its budget (top level and protocol)."""
+    from mmhybrid.benchmarks.ablation import AblationRun
+    (tmp_path / 'data').mkdir()
+    shutil.copytree(tiny_demo, tmp_path / 'data' / 'fashion_demo')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+    run = AblationRun(dataclasses.replace(QUICK, label_fraction=0.5), 'results',
+                      'work_dirs/ablation', evaluations=[],
+                      log=lambda msg: None)
+    record = run.run_unit('multilabel', 0)
+    assert record['label_fraction'] == record['protocol']['label_fraction'] == 0.5
+    stage = next(Path('work_dirs/ablation/multilabel-s0').glob('pretrain-*'))
+    config = (stage / 'pretrain_stage1/config.py').read_text()
+    assert 'splits/objects_labelled_50pct.json' in config
+    assert all(np.isfinite(v) for v in record['metrics'].values())
+
+
+def write_record(tmp_path, results, method, seed, value, fraction=None):
+    unit_dir = tmp_path / results / 'ablation'
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    metrics = {k: value for k in METRICS}
+    record = dict(method=method, seed=seed, metrics=metrics, val_metrics=metrics,
+                  wall_s=dict(pretrain=60.), machine='test',
+                  protocol={} if fraction is None else dict(label_fraction=fraction))
+    if fraction is not None:
+        record['label_fraction'] = fraction
+    (unit_dir / f'{method}-s{seed}.json').write_text(json.dumps(record))
+
+
+def test_label_budget_report_method_by_budget(tmp_path):
+    """Records at L = 100% (written before the field: no label_fraction) and at
+    10%; the label-free methods' full-label records serve at 10% (a stray one
+    at 10% is left out); sensitivity per L; the figure."""
+    from mmhybrid.benchmarks.report import write_label_budget_report
+    for seed, value in enumerate((70., 72.)):
+        write_record(tmp_path, 'full', 'random', seed, value)
+        write_record(tmp_path, 'full', 'mim', seed, value - 5)
+        write_record(tmp_path, 'full', 'multilabel', seed, value + 10)
+        write_record(tmp_path, 'L10', 'multilabel', seed, value + 2, fraction=0.1)
+        write_record(tmp_path, 'L10', 'hybrid-shared-unmasked+label-weight-4', seed,
+                     value + 4, fraction=0.1)
+    write_record(tmp_path, 'L10', 'mim', 0, 0., fraction=0.1)
+    dirs = [str(tmp_path / 'full'), str(tmp_path / 'L10')]
+    text = write_label_budget_report(dirs, str(tmp_path / 'lb.md'),
+                                     str(tmp_path / 'lb.png'), 'cmd')
+    assert (tmp_path / 'lb.md').read_text() == text
+    assert (tmp_path / 'lb.png').stat().st_size > 10000
+    test_part = text.split('## Validation split')[0]
+    table = test_part.split('### linear top-1 (frozen)')[1].split('###')[0]
+    rows = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
+            for line in table.strip().splitlines()[2:]}
+    assert list(rows) == ['random *', 'mim *', 'multilabel',
+                          'hybrid-shared-unmasked+label-weight-4']
+    header = [c.strip() for c in table.strip().splitlines()[0].split('|')[1:-1]]
+    assert header == ['method', 'seeds', 'L = 100%', 'L = 10%']
+    assert rows['random *'] == ['2 / 2', '71.00 ± 1.41', '71.00 ± 1.41']
+    assert rows['mim *'] == ['2 / 2', '66.00 ± 1.41', '66.00 ± 1.41']  # not the 0.
+    assert rows['multilabel'] == ['2 / 2', '**81.00 ± 1.41**', '73.00 ± 1.41']
+    assert rows['hybrid-shared-unmasked+label-weight-4'] == [
+        '0 / 2', 'n/a', '**75.00 ± 1.41**']
+    sens = text.split('## Sensitivity per L')[1]
+    l10 = sens.split('### L = 10%')[1]
+    assert '| linear top-1 (frozen) ' in l10
+    assert [c.strip() for c in [line for line in l10.splitlines() if line.startswith(
+        '| linear')][0].split('|')[2:4]] == ['multilabel', '+2.00']
+    write_record(tmp_path, 'again', 'multilabel', 0, 1., fraction=0.1)
+    with pytest.raises(ValueError, match='more than one'):
+        write_label_budget_report(dirs + [str(tmp_path / 'again')],
+                                  str(tmp_path / 'x.md'), str(tmp_path / 'x.png'), 'c')
