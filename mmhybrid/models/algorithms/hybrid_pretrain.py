@@ -11,7 +11,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
-from .step_plan import TASKS, StepPlan
+from .step_plan import TASKS, TEACHER_VIEW, StepPlan
 
 NONFINITE_POLICIES = ('raise', 'skip')
 # MessageHub key through which a skipped step reaches SkipNonFiniteOptimWrapper
@@ -23,7 +23,11 @@ SKIP_WRAPPERS = ('SkipNonFiniteOptimWrapper', 'SkipNonFiniteAmpOptimWrapper')
 # the keys each task dict may hold: (required, optional)
 TASK_KEYS = dict(mim=(('neck', 'head'), ()),
                  contrastive=(('neck', 'head'), ('base_momentum', )),
-                 multilabel=(('head', ), ('neck', )))
+                 multilabel=(('head', ), ('neck', 'teacher')))
+# the label teacher's settings (``multilabel=dict(teacher=...)``) and defaults
+TEACHER_DEFAULTS = dict(weight=1.0, ramp_iters=0, mode='soft', threshold=0.7,
+                        momentum=0.01)
+TEACHER_MODES = ('soft', 'threshold')
 
 
 def check_task_cfg(task: str, cfg: dict) -> None:
@@ -38,6 +42,26 @@ def check_task_cfg(task: str, cfg: dict) -> None:
     missing = [k for k in required if k not in cfg]
     if missing:
         raise ValueError(f'HybridPretrain: {task}=dict(...) needs {missing}')
+
+
+def teacher_settings(cfg: dict) -> dict:
+    """``multilabel=dict(teacher=cfg)`` with its defaults filled in; an
+    unknown key or an invalid value raises ``ValueError``."""
+    unknown = [k for k in cfg if k not in TEACHER_DEFAULTS]
+    if unknown:
+        raise ValueError(f'HybridPretrain: unknown key(s) {unknown} in '
+                         f'multilabel=dict(teacher=dict(...)); it accepts '
+                         f'{list(TEACHER_DEFAULTS)}')
+    out = dict(TEACHER_DEFAULTS, **cfg)
+    if out['mode'] not in TEACHER_MODES:
+        raise ValueError(f'teacher mode must be one of {TEACHER_MODES}, got '
+                         f'{out["mode"]!r}')
+    if not 0.5 < out['threshold'] < 1:
+        raise ValueError(f'teacher threshold must be in (0.5, 1), got '
+                         f'{out["threshold"]}')
+    if out['weight'] < 0 or out['ramp_iters'] < 0:
+        raise ValueError('teacher weight and ramp_iters must be >= 0')
+    return out
 
 
 @MODELS.register_module()
@@ -78,10 +102,24 @@ class HybridPretrain(BaseSelfSupervisor):
             Defaults to None (no MIM task).
         contrastive (dict, optional): ``dict(neck=..., head=...,
             base_momentum=0.01)`` of MoCo v3. Defaults to None.
-        multilabel (dict, optional): ``dict(head=..., neck=...)`` of the label
-            task; ``neck`` defaults to ``GlobalAveragePooling``. Defaults to
-            None. A key other than those named in a task dict raises
-            ``ValueError``.
+        multilabel (dict, optional): ``dict(head=..., neck=..., teacher=...)``
+            of the label task; ``neck`` defaults to ``GlobalAveragePooling``.
+            ``teacher`` (off when absent) trains the samples without labels
+            toward an EMA teacher, FixMatch-style: an EMA copy of
+            ``neck`` + ``head`` (``label_teacher``) on the momentum encoder's
+            backbone reads the weak ``'masked'`` crop without the mask and
+            predicts their labels; the student is the label head on the MIM
+            pass (the same crop with the mask) when ``mim`` is on, else on the
+            label pass (:class:`StepPlan`); the head's ``teacher_loss`` gives
+            the term, logged as ``loss_teacher`` / ``raw_teacher`` /
+            ``weight_teacher`` and weighted outside ``loss_balancer``. Keys:
+            ``weight`` (the full weight), ``ramp_iters`` (the weight rises
+            linearly from zero at the first iteration to ``weight`` at this
+            one; zero: no ramp), ``mode`` (``'soft'`` or ``'threshold'``, see
+            ``PartialMultiLabelLinearClsHead.teacher_loss``), ``threshold``,
+            ``momentum`` (of the teacher's ``CosineEMA``). Needs the
+            contrastive task. Defaults to None. A key other than those named
+            in a task dict (or in ``teacher``) raises ``ValueError``.
         view_mode (str): ``'shared'`` or ``'separate'``, see :class:`StepPlan`.
             Defaults to ``'shared'``.
         symmetric (bool): ``'shared'`` mode with the contrastive task only: add
@@ -142,11 +180,11 @@ class HybridPretrain(BaseSelfSupervisor):
         self.nonfinite = nonfinite
         self.register_buffer('num_skipped_steps', torch.zeros((), dtype=torch.long))
         # Per-step state of nonfinite='skip', from loss() to parse_losses():
-        # tasks found non-finite before the momentum update, the momentum
-        # encoder's state from just before the update, the online buffers
-        # (BN statistics) from the start of the step.
+        # tasks found non-finite before the momentum update, the moving
+        # averages' states (momentum encoder, label teacher) from just before
+        # the update, the online buffers (BN statistics) from the start of the step.
         self._skip_before_update: Optional[List[str]] = None
-        self._momentum_snapshot: Optional[Dict[str, torch.Tensor]] = None
+        self._momentum_snapshot: Optional[Dict[str, Dict[str, torch.Tensor]]] = None
         self._buffer_snapshot: Optional[Dict[str, torch.Tensor]] = None
         task_cfgs = dict(zip(TASKS, (mim, contrastive, multilabel)))
         for task, cfg in task_cfgs.items():
@@ -156,8 +194,11 @@ class HybridPretrain(BaseSelfSupervisor):
         if not self.tasks:
             raise ValueError('HybridPretrain needs at least one of mim, '
                              'contrastive and multilabel')
+        teacher = (multilabel or {}).get('teacher')
+        self.teacher_cfg = None if teacher is None else teacher_settings(teacher)
         self.plan = StepPlan.build(self.tasks, view_mode, symmetric,
-                                   label_input, query_input)
+                                   label_input, query_input,
+                                   teacher=teacher is not None)
         print_log(f'HybridPretrain step plan: {self.plan.describe()}',
                   logger='current')
 
@@ -174,6 +215,10 @@ class HybridPretrain(BaseSelfSupervisor):
             self.cls_neck = MODELS.build(
                 multilabel.get('neck', dict(type='GlobalAveragePooling')))
             self.cls_head = MODELS.build(multilabel['head'])
+        if self.teacher_cfg is not None:
+            self.label_teacher = CosineEMA(
+                nn.Sequential(self.cls_neck, self.cls_head),
+                momentum=self.teacher_cfg['momentum'])
         self.balancer = MODELS.build(
             dict(loss_balancer, tasks=self.tasks))
         if not self.plan.uses_mask and hasattr(self.backbone, 'mask_token'):
@@ -241,6 +286,29 @@ class HybridPretrain(BaseSelfSupervisor):
     def _update_momentum_encoder(self) -> None:
         self.momentum_encoder.update_parameters(
             nn.Sequential(self.backbone, self.con_neck))
+        if self.teacher_cfg is not None:
+            self.label_teacher.update_parameters(
+                nn.Sequential(self.cls_neck, self.cls_head))
+
+    def _averages(self) -> Dict[str, nn.Module]:
+        """The moving averages a step updates (restored when it is skipped)."""
+        return {name: getattr(self, name) for name in ('momentum_encoder',
+                                                        'label_teacher')
+                if hasattr(self, name)}
+
+    @torch.no_grad()
+    def _teacher_score(self, view: torch.Tensor) -> torch.Tensor:
+        """The label teacher's logits: the momentum encoder's backbone over
+        ``view`` without the mask, then the EMA label path."""
+        return self.label_teacher.module(self.momentum_encoder.module[0](view, None))
+
+    def teacher_weight(self) -> float:
+        """The teacher term's weight at the current iteration (MessageHub
+        ``iter``): linear from zero to ``weight`` over ``ramp_iters``."""
+        cfg = self.teacher_cfg
+        step = MessageHub.get_current_instance().get_info('iter', 0)
+        ramp = min(1., step / cfg['ramp_iters']) if cfg['ramp_iters'] else 1.
+        return cfg['weight'] * ramp
 
     def _guarded_momentum_update(self, losses: Dict[str, torch.Tensor],
                                  queries: List[torch.Tensor]) -> bool:
@@ -255,8 +323,8 @@ class HybridPretrain(BaseSelfSupervisor):
                 self._skip_before_update = bad
                 return False
             self._momentum_snapshot = {
-                k: v.detach().clone()
-                for k, v in self.momentum_encoder.state_dict().items()}
+                name: {k: v.detach().clone() for k, v in module.state_dict().items()}
+                for name, module in self._averages().items()}
         self._update_momentum_encoder()
         return True
 
@@ -270,16 +338,22 @@ class HybridPretrain(BaseSelfSupervisor):
             return all(bool(torch.isfinite(t).all()) for t in vs)
 
         flags = torch.tensor([float(t in values and not finite(values[t]))
-                              for t in self.tasks])
+                              for t in self.terms])
         if is_distributed():
             all_reduce(flags, op='max')  # one rank's NaN stops/skips all ranks
-        return [t for t, f in zip(self.tasks, flags.tolist()) if f > 0]
+        return [t for t, f in zip(self.terms, flags.tolist()) if f > 0]
+
+    @property
+    def terms(self) -> Tuple[str, ...]:
+        """The loss terms of a step: the tasks, and ``'teacher'`` when on."""
+        return self.tasks + (('teacher', ) if self.teacher_cfg is not None else ())
 
     def task_losses(self, inputs: List[torch.Tensor],
                     data_samples: List[DataSample],
                     update_momentum: bool = False) -> Dict[str, torch.Tensor]:
         """Raw (unweighted) loss of every enabled task for one batch, computed
-        as ``self.plan`` says (see :class:`StepPlan`).
+        as ``self.plan`` says (see :class:`StepPlan`), and of the label
+        teacher's term (``'teacher'``) when it is on.
 
         Args:
             inputs (list[Tensor]): The packed views (see :class:`HybridViews`).
@@ -311,29 +385,43 @@ class HybridPretrain(BaseSelfSupervisor):
                 # skipped before the update: no keys (their momentum pass
                 # would move the momentum encoder's BN statistics)
                 losses['contrastive'] = queries[0][0].new_full((), float('nan'))
+                losses['teacher'] = losses['contrastive']  # nor targets
             else:
                 keys = {view: self._key(views[view]) for view in plan.momentum}
                 losses['contrastive'] = sum(
                     self.con_head.loss(q, keys[key]) for q, key in queries)
-        return {task: losses[task] for task in self.tasks}
+        if plan.teacher is not None and 'teacher' not in losses:
+            cfg = self.teacher_cfg
+            losses['teacher'] = self.cls_head.teacher_loss(
+                self.cls_neck(feats[plan.teacher]),
+                self._teacher_score(views[TEACHER_VIEW]), data_samples,
+                mode=cfg['mode'], threshold=cfg['threshold'])
+        return {term: losses[term] for term in self.terms}
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
         """One training step's losses.
 
         Returns ``loss_<task>`` (weighted term, summed into the total by mmengine),
-        plus ``raw_<task>`` and ``weight_<task>`` for logging (not summed).
+        plus ``raw_<task>`` and ``weight_<task>`` for logging (not summed); the
+        label teacher's term likewise as ``<...>_teacher``, weighted by
+        :meth:`teacher_weight` instead of the balancer.
         """
         self._skip_before_update = self._momentum_snapshot = None
         self._buffer_snapshot = None if self.nonfinite != 'skip' else {
             name: buf.detach().clone() for name, buf in self.named_buffers()
-            if not name.startswith('momentum_encoder.')}
+            if not name.startswith(tuple(f'{n}.' for n in self._averages()))}
         raw = self.task_losses(inputs, data_samples, update_momentum=True)
         weighted, weights = self.balancer(raw)
         out = {f'loss_{task}': weighted[task] for task in self.tasks}
         for task in self.tasks:
             out[f'raw_{task}'] = raw[task].detach()
             out[f'weight_{task}'] = weights[task].detach()
+        if self.teacher_cfg is not None:
+            weight = raw['teacher'].new_tensor(self.teacher_weight())
+            out['loss_teacher'] = weight * raw['teacher']
+            out['raw_teacher'] = raw['teacher'].detach()
+            out['weight_teacher'] = weight
         return out
 
     def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
@@ -369,13 +457,13 @@ class HybridPretrain(BaseSelfSupervisor):
             self._check_skip_support()
         # skipped before the momentum update, or check every task now
         bad = early or self._nonfinite_tasks(
-            {t: (losses[f'raw_{t}'], losses[f'loss_{t}']) for t in self.tasks})
+            {t: (losses[f'raw_{t}'], losses[f'loss_{t}']) for t in self.terms})
         if not bad:
             return super().parse_losses(losses)
         hub = MessageHub.get_current_instance()
         iteration = hub.get_info('iter', -1) + 1
         msg = (f'non-finite loss in task(s) {bad} at iteration {iteration} '
-               f'(raw: { {t: float(losses[f"raw_{t}"]) for t in self.tasks} })')
+               f'(raw: { {t: float(losses[f"raw_{t}"]) for t in self.terms} })')
         if self.nonfinite == 'raise':
             raise FloatingPointError(
                 f'HybridPretrain: {msg}; training stopped before the optimizer '
@@ -386,8 +474,8 @@ class HybridPretrain(BaseSelfSupervisor):
             msg += ('; found before the momentum update (not done, contrastive '
                     'loss not computed)')
         with torch.no_grad():
-            if snapshot is not None:  # updated, then the contrastive loss failed
-                self.momentum_encoder.load_state_dict(snapshot)
+            for name, state in (snapshot or {}).items():  # updated, then a loss failed
+                getattr(self, name).load_state_dict(state)
             for name, buf in self.named_buffers():
                 if buffers is not None and name in buffers:
                     buf.copy_(buffers[name])  # BN statistics of the passes

@@ -7,6 +7,7 @@ TASKS = ('mim', 'contrastive', 'multilabel')
 VIEW_MODES = ('shared', 'separate')
 INPUTS = ('masked', 'unmasked')
 VIEW_NAMES = ('masked', 'view1', 'view2')  # pipeline order (HybridViews)
+TEACHER_VIEW = 'masked'  # the weak crop, which the label teacher reads unmasked
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,17 @@ class StepPlan:
             pass a query is projected from, and the view whose momentum key is
             its positive.
         labels (OnlinePass, optional): The pass the label head reads.
+        teacher (OnlinePass, optional): With the label teacher: the pass whose
+            label scores are trained toward the teacher's predictions (the
+            student); the teacher reads :data:`TEACHER_VIEW` unmasked through
+            the momentum encoder's backbone.
     """
     online: Tuple[OnlinePass, ...]
     momentum: Tuple[str, ...]
     mim: Optional[OnlinePass]
     queries: Tuple[Tuple[OnlinePass, str], ...]
     labels: Optional[OnlinePass]
+    teacher: Optional[OnlinePass] = None
 
     @classmethod
     def build(cls,
@@ -44,7 +50,8 @@ class StepPlan:
               view_mode: str = 'shared',
               symmetric: bool = False,
               label_input: Optional[str] = None,
-              query_input: Optional[str] = None) -> 'StepPlan':
+              query_input: Optional[str] = None,
+              teacher: bool = False) -> 'StepPlan':
         """Plan the passes of a task set and view mode.
 
         ``'shared'``: the online view is ``masked``. MIM reads its masked pass;
@@ -66,6 +73,13 @@ class StepPlan:
 
         Without ``mim`` there is no mask: every pass is unmasked.
 
+        ``teacher`` (the label teacher, FixMatch-style): the momentum encoder's
+        backbone reads the weak ``masked`` crop without the mask and an EMA
+        copy of the label path predicts the targets; the student is the MIM
+        pass (the same crop with the mask: the strong view) when ``mim`` is
+        on, else the label head's pass. It adds no online pass, and needs the
+        multilabel and the contrastive task (its momentum encoder).
+
         An option that would change nothing is refused with a ``ValueError``:
         ``symmetric=True`` without contrastive or in ``'separate'`` mode,
         ``query_input`` without contrastive or in ``'separate'`` mode,
@@ -84,6 +98,11 @@ class StepPlan:
                 raise ValueError(f'{name} must be one of {INPUTS} or None, '
                                  f'got {value!r}')
         cls._refuse_unused(tasks, view_mode, symmetric, label_input, query_input)
+        missing = [t for t in ('multilabel', 'contrastive') if t not in tasks]
+        if teacher and missing:
+            raise ValueError(f'the label teacher needs the {missing} task(s): it '
+                             'is an EMA copy of the label path on the momentum '
+                             "encoder's backbone")
         use_mim = 'mim' in tasks
         mim = OnlinePass('masked', True) if use_mim else None
 
@@ -116,7 +135,7 @@ class StepPlan:
             [labels] if labels else [])
         online = tuple(dict.fromkeys(readers))  # unique, first-use order
         return cls(online=online, momentum=momentum, mim=mim, queries=queries,
-                   labels=labels)
+                   labels=labels, teacher=(mim or labels) if teacher else None)
 
     @staticmethod
     def _refuse_unused(tasks: Tuple[str, ...], view_mode: str, symmetric: bool,
@@ -157,7 +176,8 @@ class StepPlan:
     @property
     def required_views(self) -> Tuple[str, ...]:
         """Names of the views this plan reads, in pipeline order."""
-        needs = {p.view for p in self.online} | set(self.momentum)
+        needs = {p.view for p in self.online} | set(self.momentum) | (
+            {TEACHER_VIEW} if self.teacher else set())
         return tuple(v for v in VIEW_NAMES if v in needs)
 
     def describe(self) -> str:
@@ -167,8 +187,12 @@ class StepPlan:
         for i, p in enumerate(self.online, 1):
             readers = (['mim'] if p == self.mim else []) + [
                 f'query(key {key})' for q, key in self.queries if q == p] + (
-                ['labels'] if p == self.labels else [])
+                ['labels'] if p == self.labels else []) + (
+                ['labels (student)'] if p == self.teacher else [])
             parts.append(f'online {i}: {p} -> {", ".join(readers)}')
         for i, view in enumerate(self.momentum, 1):
             parts.append(f'momentum {i}: {view} -> key')
+        if self.teacher:
+            parts.append(f'momentum {len(self.momentum) + 1}: {TEACHER_VIEW} -> '
+                         'labels (teacher)')
         return '; '.join(parts)

@@ -3,6 +3,7 @@ on the known classes of partially labelled samples."""
 from typing import List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmengine.dist import all_reduce, get_world_size
 from mmpretrain.models.heads import MultiLabelLinearClsHead
 from mmpretrain.registry import MODELS
@@ -80,6 +81,9 @@ class PartialMultiLabelLinearClsHead(MultiLabelLinearClsHead):
     1. In one process nothing is communicated and the result is bit-identical
     to the local mean.
 
+    :meth:`teacher_loss` trains the samples *without* labels toward a
+    teacher's predictions (``HybridPretrain``'s label teacher).
+
     Args:
         unknown (str): ``'negative'`` or ``'ignore'``, see above.
         **kwargs: Arguments of ``MultiLabelLinearClsHead`` (``num_classes``,
@@ -104,17 +108,7 @@ class PartialMultiLabelLinearClsHead(MultiLabelLinearClsHead):
         # the normaliser: labelled samples, or known entries / num_classes
         local = float(len(keep)) if mask is None else (
             mask.sum(dtype=torch.float64).item() / self.num_classes)
-
-        world_size = get_world_size()
-        scale = 1.
-        if world_size > 1:
-            # every rank takes part, labelled or not
-            total = torch.tensor([local], dtype=torch.float64,
-                                 device=cls_score.device)
-            all_reduce(total, op='sum')
-            total = total.item()
-            if total and local:
-                scale = world_size * local / total
+        scale = self._global_scale(local, cls_score.device)
         if not local:
             return dict(loss=cls_score.sum() * 0.)
         if len(keep) < len(data_samples):
@@ -127,6 +121,70 @@ class PartialMultiLabelLinearClsHead(MultiLabelLinearClsHead):
         if scale != 1.:
             losses['loss'] = losses['loss'] * scale
         return losses
+
+    @staticmethod
+    def _global_scale(local: float, device: torch.device) -> float:
+        """``world_size * local / total``: turns a rank's mean over its
+        ``local`` samples into its share of the mean over the global batch
+        (``total`` over all ranks; one all-reduce, every rank takes part); one
+        in a single process."""
+        world_size = get_world_size()
+        if world_size == 1:
+            return 1.
+        total = torch.tensor([local], dtype=torch.float64, device=device)
+        all_reduce(total, op='sum')
+        total = total.item()
+        return world_size * local / total if total and local else 1.
+
+    def teacher_loss(self, feats: Tuple[torch.Tensor],
+                     teacher_score: torch.Tensor,
+                     data_samples: List[DataSample], mode: str = 'soft',
+                     threshold: float = 0.7) -> torch.Tensor:
+        """The loss of the samples without labels toward a teacher's
+        predictions; labelled samples give none.
+
+        Summed over classes and averaged over the unlabelled samples of the
+        global batch, as :meth:`loss` averages over the labelled ones; a
+        batch without an unlabelled sample gives a zero that reaches every
+        head parameter.
+
+        Args:
+            feats (tuple[Tensor]): The student's features (as :meth:`loss`).
+            teacher_score (Tensor): The teacher's logits, ``(N, num_classes)``;
+                no gradient flows into them.
+            data_samples (list[DataSample]): The batch; unlabelled samples
+                carry no ``gt_label`` (:func:`is_labelled`).
+            mode (str): ``'soft'``: binary cross-entropy toward the
+                teacher's probabilities less their entropy (the KL
+                divergence: the same gradient, zero where the student
+                agrees). ``'threshold'``: confident pseudo-labels, a class
+                positive where the teacher's probability is above
+                ``threshold`` and negative where it is below
+                ``1 - threshold``, trained with the head's own loss; the
+                other classes give none.
+            threshold (float): Confidence of ``'threshold'`` mode, in
+                ``(0.5, 1)``.
+        """
+        cls_score = self(feats)
+        keep = [i for i, ds in enumerate(data_samples) if not is_labelled(ds)]
+        scale = self._global_scale(float(len(keep)), cls_score.device)
+        if not keep:
+            return cls_score.sum() * 0.
+        student = cls_score[keep]
+        teacher = teacher_score[keep].detach().to(student.dtype)
+        prob = teacher.sigmoid()
+        if mode == 'soft':
+            elementwise = (
+                F.binary_cross_entropy_with_logits(student, prob, reduction='none')
+                - F.binary_cross_entropy_with_logits(teacher, prob, reduction='none'))
+        elif mode == 'threshold':
+            confident = ((prob > threshold) | (prob < 1 - threshold)).to(student.dtype)
+            elementwise = confident * self.loss_module(
+                student, (prob > threshold).to(student.dtype),
+                reduction_override='none')
+        else:
+            raise ValueError(f"mode must be 'soft' or 'threshold', got {mode!r}")
+        return elementwise.sum() / len(keep) * scale
 
     def _masked_loss(self, cls_score: torch.Tensor,
                      data_samples: List[DataSample], mask: torch.Tensor,

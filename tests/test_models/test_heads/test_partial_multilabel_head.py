@@ -157,3 +157,49 @@ def test_two_ranks_average_over_the_known_entries_of_the_global_batch(
     for rank, (grad_diff, loss_diff) in results.items():
         assert grad_diff < 1e-6 and loss_diff < 1e-6, (rank, grad_diff,
                                                        loss_diff)
+
+
+# ---- the teacher term averages over the unlabelled samples of the global batch
+
+def _teacher_loss_and_grads(h, feats, teacher, samples):
+    h.zero_grad()
+    loss = h.teacher_loss((feats, ), teacher, samples, mode='threshold',
+                          threshold=0.6)
+    loss.backward()
+    return loss.detach(), torch.cat([p.grad.flatten() for p in h.parameters()])
+
+
+def _teacher_worker(rank, init, state, feats, teacher, expected, results):
+    dist.init_process_group('gloo', init_method=init, rank=rank, world_size=2)
+    try:
+        h = head('asl')
+        h.load_state_dict(state)
+        local = slice(4 * rank, 4 * rank + 4)
+        loss, grads = _teacher_loss_and_grads(h, feats[local], teacher[local],
+                                              _samples(GLOBAL[local]))
+        dist.all_reduce(grads)
+        grads /= 2  # as DDP averages
+        losses = loss.reshape(1).clone()
+        dist.all_reduce(losses)
+        want_loss, want_grads = expected
+        results[rank] = ((grads - want_grads).abs().max().item(),
+                         abs(losses.item() / 2 - want_loss.item()))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_ranks_teacher_loss_averages_over_the_global_unlabelled_samples(
+        tmp_path):
+    """The unlabelled samples of GLOBAL are spread 1 | 2 over the ranks."""
+    h = head('asl')
+    feats, teacher = torch.randn(8, 8), 3 * torch.randn(8, C)
+    expected = _teacher_loss_and_grads(h, feats, teacher, _samples(GLOBAL))
+    assert expected[0] > 0
+    results = mp.Manager().dict()
+    mp.spawn(_teacher_worker, nprocs=2, join=True,
+             args=(f'file://{tmp_path}/rendezvous', h.state_dict(), feats,
+                   teacher, expected, results))
+    assert len(results) == 2
+    for rank, (grad_diff, loss_diff) in results.items():
+        assert grad_diff < 1e-6 and loss_diff < 1e-6, (rank, grad_diff,
+                                                       loss_diff)
