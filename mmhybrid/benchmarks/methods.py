@@ -101,11 +101,12 @@ METHODS: Dict[str, Method] = {m.name: m for m in [
 # seeds (``results/ablation.md``, "Tried changes"). The view-mode and input
 # choices are methods of their own above.
 def base_of(variant: str) -> str:
-    """The main-table method a tried change ``<base>+<change>`` is judged against."""
-    base = variant.split('+', 1)[0]
-    if '+' not in variant or base not in METHODS:
+    """The method a tried change ``<base>+<change>`` is judged against: a
+    method of the main table, or a tried change (``a+b+c`` against ``a+b``)."""
+    base = variant.rsplit('+', 1)[0]
+    if '+' not in variant or not (base in METHODS or base in TUNING):
         raise ValueError(f'{variant!r} is not <method>+<change> with a method of '
-                         f'the main table ({", ".join(METHODS)})')
+                         f'the main table ({", ".join(METHODS)}) or a tried change')
     return base
 
 
@@ -142,6 +143,15 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
     Method('hybrid-shared-unmasked+label-weight-8', 'hybrid-shared-unmasked with '
            'fixed task weights 1 : 1 : 8 (labels up-weighted further)',
            (_label_weight('hybrid-shared-unmasked', 8.0), )),
+    # issue #27: use the unlabelled images for the label task too (few labels
+    # among many unlabelled images); HybridPretrain's label teacher
+    Method('hybrid-shared-unmasked+label-weight-4+teacher', 'hybrid-shared-unmasked'
+           '+label-weight-4 with the label teacher: an EMA label path on the '
+           'momentum encoder predicts soft targets for the unlabelled images '
+           '(weak crop), the label head learns them on the masked pass; weight 1, '
+           'ramped up over the first 200 iterations',
+           (dict(_label_weight('hybrid-shared-unmasked', 4.0),
+                 multilabel=dict(teacher=dict(weight=1.0, ramp_iters=200))), )),
     Method('hybrid-shared+bce', 'hybrid-shared with BCE instead of ASL for the '
            'label head', (dict(_BASELINE, multilabel=dict(head=dict(loss=dict(
                _delete_=True, type='CrossEntropyLoss', use_sigmoid=True)))), )),
@@ -237,7 +247,8 @@ def plan_of(model_cfg: dict) -> StepPlan:
     return StepPlan.build(
         stage_tasks(model_cfg), model_cfg.get('view_mode', 'shared'),
         model_cfg.get('symmetric', False), model_cfg.get('label_input'),
-        model_cfg.get('query_input'))
+        model_cfg.get('query_input'),
+        teacher=(model_cfg.get('multilabel') or {}).get('teacher') is not None)
 
 
 def stage_configs(method: Method, iters: int, batch_size: int, seed: int,

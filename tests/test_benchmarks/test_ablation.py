@@ -163,7 +163,7 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
     from mmhybrid.benchmarks.report import summarize, table, tuning_table
     for name, variant in TUNING.items():
         assert ALL_METHODS[name] is variant
-        base_cfg, = stage_configs(METHODS[base_of(name)], 10, 4, 0, 'x.json')
+        base_cfg, = stage_configs(ALL_METHODS[base_of(name)], 10, 4, 0, 'x.json')
         cfg, = stage_configs(variant, 10, 4, 0, 'x.json')
         changed = [k for k in ('model', 'optim_wrapper', 'train_dataloader')
                    if cfg[k].to_dict() != base_cfg[k].to_dict()]
@@ -183,6 +183,13 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
     assert list(base.train_dataloader.sampler.ratios) == [2, 0, 1]
     cfg, = stage_configs(TUNING['hybrid-shared+fixed-weights'], 10, 4, 0, 'x.json')
     assert cfg.model.loss_balancer.type == 'FixedTaskWeights'
+    # a change on a tried change is judged against it
+    teacher = 'hybrid-shared-unmasked+label-weight-4+teacher'
+    assert base_of(teacher) == 'hybrid-shared-unmasked+label-weight-4'
+    cfg, = stage_configs(TUNING[teacher], 10, 4, 0, 'x.json')
+    assert cfg.model.multilabel.teacher == dict(weight=1.0, ramp_iters=200)
+    assert cfg.model.multilabel.head.type == 'PartialMultiLabelLinearClsHead'
+    assert cfg.model.loss_balancer.weights.multilabel == 4.0
 
     def record(method, seed, value):
         metrics = {k: value for k in METRICS}

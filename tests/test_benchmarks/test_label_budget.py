@@ -218,3 +218,21 @@ def test_label_budget_report_method_by_budget(tmp_path):
     with pytest.raises(ValueError, match='more than one'):
         write_label_budget_report(dirs + [str(tmp_path / 'again')],
                                   str(tmp_path / 'x.md'), str(tmp_path / 'x.png'), 'c')
+
+
+def test_the_teacher_variant_builds_and_trains_on_every_object_at_a_budget():
+    """The label teacher's screen reads the budget's mixed list (its label task
+    has self-supervised company) and its model accepts the teacher."""
+    from mmpretrain.registry import MODELS
+
+    import mmhybrid  # noqa: F401 (registers HybridPretrain)
+    from mmhybrid.benchmarks.methods import plan_of
+    cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+teacher'],
+                         10, 4, 0, 'splits/pretrain_partial.json', label_fraction=0.1)
+    assert sources(cfg) == ([label_budget_files(0.1)['mixed'], RECIPE[1], None],
+                            [2, 0, 1])
+    model_cfg = cfg.model.to_dict()
+    model_cfg.pop('data_preprocessor')
+    model = MODELS.build(model_cfg)
+    assert model.teacher_cfg['ramp_iters'] == 200
+    assert model.plan == plan_of(cfg.model.to_dict())
