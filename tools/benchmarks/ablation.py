@@ -29,8 +29,8 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 from mmhybrid.benchmarks.ablation import AblationRun  # noqa: E402
 from mmhybrid.benchmarks.methods import ALL_METHODS, METHODS, uses_labels  # noqa: E402
 from mmhybrid.benchmarks.protocol import EVALUATIONS, FULL, QUICK  # noqa: E402
-from mmhybrid.benchmarks.report import (load_records, write_label_budget_report,  # noqa: E402
-                                         write_report)
+from mmhybrid.benchmarks.report import load_records, write_report  # noqa: E402
+from mmhybrid.benchmarks.report import write_label_budget_report  # noqa: E402
 
 
 def main():
