@@ -47,6 +47,9 @@ model = dict(roi_head=dict(
 SEG_64CH = """
 model = dict(decode_head=dict(channels=64))
 """
+LR_3E3 = """
+optim_wrapper = dict(optimizer=dict(lr=3e-3))
+"""
 
 
 def _scenes_at(size: int, task: str) -> str:
@@ -90,6 +93,7 @@ UNITS = {
                    _scenes_at(96, 'det')),
     'det-v2-600': ('det', 'scenes_v2, 600 iterations', 'scenes_v2', 600, ''),
     'det-v2-1k': ('det', 'scenes_v2, 1000 iterations', 'scenes_v2', 1000, ''),
+    'det-v2-lr3e-3': ('det', 'scenes_v2, lr 3e-3', 'scenes_v2', 300, LR_3E3),
     'seg-v1': ('seg', 'scenes/ (v1)', 'scenes', 300, ''),
     'seg-v2': ('seg', 'scenes_v2', 'scenes_v2', 300, ''),
     'seg-v2busy': ('seg', 'scenes_v2busy (busy backgrounds)', 'scenes_v2busy',
@@ -101,6 +105,7 @@ UNITS = {
     'seg-v2at96': ('seg', 'scenes_v2at96 (96 px)', 'scenes_v2at96', 300,
                    _scenes_at(96, 'seg')),
     'seg-v2-600': ('seg', 'scenes_v2, 600 iterations', 'scenes_v2', 600, ''),
+    'seg-v2-lr3e-3': ('seg', 'scenes_v2, lr 3e-3', 'scenes_v2', 300, LR_3E3),
 }
 
 
@@ -327,7 +332,7 @@ def report(results: str, out: str) -> str:
                   ' | '.join(f'val {c}' for c in cols) + ' | ' +
                   ' | '.join(f'test {c}' for c in cols) +
                   ' | s / it | wall s | threads | load |',
-                  '|' + '---|' * (9 + 2 * len(cols))]
+                  '|' + '---|' * (8 + 2 * len(cols))]
         for r in rows:
             lines.append(
                 f"| {r['unit']} | {r['change']} | {r['iters']} | {r['seed']} | " +
