@@ -1,6 +1,10 @@
 # SimMIM Swin pre-training schedule (mmpretrain::simmim/simmim_swin-base-w6_8xb256-
 # amp-coslr-100e_in1k-192px.py): AdamW, 10-epoch linear warm-up, cosine to 100 epochs,
 # lr 2e-4 per 512 images, no weight decay on norms, biases, position tables.
+# AMP in bf16. fp16 (GPUs without bf16, e.g. V100 / T4):
+#   --cfg-options optim_wrapper.dtype=float16      (dynamic loss scaling either way)
+# fused AdamW (one kernel for all parameters on the GPU; torch >= 2.4 on CPU too):
+#   --cfg-options optim_wrapper.optimizer.fused=True
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     dtype='bfloat16',  # autocast dtype (AmpOptimWrapper's default None is fp16)
