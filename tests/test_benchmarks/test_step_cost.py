@@ -11,15 +11,16 @@ from mmengine.config import Config
 from mmpretrain.models import ImageClassifier, MoCoV3, SimMIM
 from mmpretrain.models.backbones import SwinTransformer
 
-from mmhybrid.benchmarks.step_cost import (DEMO_CONFIG, HYBRID, VARIANTS,
+from mmhybrid.benchmarks.step_cost import (DEMO_CONFIG, HYBRID, RECIPE, VARIANTS,
                                            VariantRun, check_precision, prepare,
-                                           target_lines, time_variants)
+                                           target_lines, time_variants,
+                                           variant_model_cfg)
 from mmhybrid.benchmarks.step_profile import StepProfiler, param_millions
 from mmhybrid.models.algorithms import HybridPretrain
 
 REPO = Path(__file__).resolve().parents[2]
 # online + momentum backbone passes per step of every variant
-PASSES = {'hybrid-shared': (1, 1), 'hybrid-shared-unmasked': (2, 1),
+PASSES = {RECIPE: (2, 1), 'hybrid-shared': (1, 1), 'hybrid-shared-unmasked': (2, 1),
           'hybrid-separate': (3, 2), 'SimMIM': (1, 0), 'MoCoV3': (2, 2),
           'ImageClassifier': (1, 0)}
 
@@ -92,6 +93,46 @@ def test_targets_against_the_sum_and_simmim():
     assert lines[2].startswith('hybrid-shared / SimMIM peak memory = 1.40x')
     rows[0]['step_s'] = 1.6
     assert 'MISSES' in target_lines(rows)[1]
+    # the shipped recipe's step against issue 28's 1.5x, time and memory
+    rows.append(dict(rows[0], variant=RECIPE, step_s=2.3, peak_mib=140.))
+    lines = target_lines(rows)
+    assert lines[3].startswith(f'{RECIPE} / SimMIM step time = 2.30x (target <= 1.5x: '
+                               'MISSES')
+    assert lines[4].startswith(f'{RECIPE} / SimMIM peak memory = 1.40x (target <= '
+                               '1.5x: meets')
+
+
+SWIN_B = 'configs/pretrain/hybrid_swin-b.py'
+
+
+@pytest.mark.parametrize('config', [DEMO_CONFIG, SWIN_B])
+def test_recipe_default_is_the_shipped_model(config):
+    cfg = Config.fromfile(str(REPO / config))
+    model = variant_model_cfg(cfg, RECIPE)
+    assert model == Config.fromfile(str(REPO / config)).model
+    assert model is not cfg.model  # a copy: the other variants start from it too
+
+
+def test_recipe_default_follows_a_changed_recipe(tmp_path):
+    """A recipe whose model differs from today's (another step plan, other
+    task weights, the fused backbone): the row measures that model, not a
+    model dict written into the tool."""
+    path = tmp_path / 'changed.py'
+    path.write_text(f"""_base_ = [{str(REPO / DEMO_CONFIG)!r}]
+model = dict(label_input='masked', query_input='masked',
+             backbone=dict(type='HybridSimMIMSwinTransformer', fused_attention=True),
+             loss_balancer=dict(weights=dict(multilabel=2.0)))
+""")
+    cfg = Config.fromfile(str(path))
+    model = variant_model_cfg(cfg, RECIPE)
+    assert model == cfg.model
+    assert model != Config.fromfile(str(REPO / DEMO_CONFIG)).model
+    assert (model.label_input, model.backbone.type,
+            model.loss_balancer.weights.multilabel) == (
+                'masked', 'HybridSimMIMSwinTransformer', 2.0)
+    run = VariantRun(cfg, RECIPE, prepare(cfg, batch=2), 'cpu', None)
+    assert run.model.plan.labels.masked is True
+    assert run.model.backbone.fused_attention is True
 
 
 # the profile's rows of each model: forward and backward of every module group
@@ -109,7 +150,7 @@ def both(*groups):
 MIM, CON, LABEL = ('MIM decoder + head', 'contrastive projector + predictor',
                    'label head (neck + linear + loss)')
 HYBRID_ROWS = COMMON | MOMENTUM | both(MIM, CON, LABEL, 'loss balancer')
-PROFILE_ROWS = {'hybrid-shared': HYBRID_ROWS, 'hybrid-shared-unmasked': HYBRID_ROWS,
+PROFILE_ROWS = {RECIPE: HYBRID_ROWS, 'hybrid-shared': HYBRID_ROWS, 'hybrid-shared-unmasked': HYBRID_ROWS,
                 'hybrid-separate': HYBRID_ROWS, 'SimMIM': COMMON | both(MIM),
                 'MoCoV3': COMMON | MOMENTUM | both(CON),
                 'ImageClassifier': COMMON | both(LABEL)}
