@@ -5,6 +5,11 @@ check configs around the real ones, and the summary.
     python -m mmhybrid.benchmarks.gpu_check prepare --work-dir W [--dry-run]
     python -m mmhybrid.benchmarks.gpu_check selftest
     python -m mmhybrid.benchmarks.gpu_check summary --work-dir W
+    python -m mmhybrid.benchmarks.gpu_check switches [--dry-run] --out W/switches.md
+
+``switches`` (:mod:`mmhybrid.benchmarks.gpu_switches`) measures the GPU path's
+switches (fused attention, compile, fused AdamW, foreach EMA) each on and off
+on the headline recipe, in one table.
 
 ``prepare`` writes tiny datasets in the formats the recipes read (our
 multi-label JSON with the headline's label space, COCO instances, ADE20K
@@ -228,8 +233,10 @@ def prepare(work_dir: str, device: str, dry_run: bool,
 
 
 # -------------------------------------------------------------- preflight
-def preflight(device: str) -> List[str]:
-    """What would make a ``device`` run fall back or fail; [] when ready."""
+def preflight(device: str, mmcv_ops: bool = True) -> List[str]:
+    """What would make a ``device`` run fall back or fail; [] when ready
+    (``mmcv_ops=False``: without checking mmcv's CUDA ops, which only the
+    Mask R-CNN rows need)."""
     import torch
     problems = []
     print(f'torch {torch.__version__}, CUDA build {torch.version.cuda}, '
@@ -244,6 +251,8 @@ def preflight(device: str) -> List[str]:
     if not torch.cuda.is_bf16_supported():
         problems.append('this GPU does not support bf16 (the headline recipe '
                         'trains with AMP in bf16)')
+    if not mmcv_ops:
+        return problems
     try:
         from mmcv.ops import roi_align
         x = torch.rand(1, 1, 8, 8, device='cuda')
@@ -319,10 +328,16 @@ def summary(work_dir: str) -> int:
 
 
 def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['switches']:  # its own options (gpu_switches.parse_args)
+        from .gpu_switches import main as switches_main
+        sys.exit(switches_main(argv[1:]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='cmd', required=True)
     p = sub.add_parser('preflight')
     p.add_argument('--device', default='cuda')
+    p.add_argument('--no-mmcv-ops', action='store_true',
+                   help="do not check mmcv's CUDA ops (the switch table needs none)")
     p = sub.add_parser('prepare')
     p.add_argument('--work-dir', required=True)
     p.add_argument('--device', default='cuda')
@@ -332,11 +347,13 @@ def main(argv=None) -> None:
     p.add_argument('--headline-only', action='store_true',
                    help='no Mask R-CNN / UperNet rows (for an mmcv without ops)')
     sub.add_parser('selftest')
+    sub.add_parser('switches', help='see mmhybrid.benchmarks.gpu_switches',
+                   add_help=False)
     p = sub.add_parser('summary')
     p.add_argument('--work-dir', required=True)
     args = parser.parse_args(argv)
     if args.cmd == 'preflight':
-        problems = preflight(args.device)
+        problems = preflight(args.device, mmcv_ops=not args.no_mmcv_ops)
         for prob in problems:
             print(f'PREFLIGHT FAILED: {prob}', file=sys.stderr)
         sys.exit(1 if problems else 0)

@@ -128,6 +128,7 @@ def test_script_is_valid_bash_and_documents_dry_run():
     help_text = subprocess.run(['bash', str(script), '--help'], capture_output=True,
                                text=True, check=True).stdout
     assert '--dry-run' in help_text and 'GPU check' in help_text
+    assert '--switches-only' in help_text and 'SWITCHES_BUDGET' in help_text
     bad = subprocess.run(['bash', str(script), '--bogus'], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and 'unknown argument' in bad.stderr

@@ -7,7 +7,12 @@
 #   4. one training step (3 iterations: 1 warm-up) of every Mask R-CNN / UperNet
 #      benchmark config (configs/benchmarks/mmdet/*.py, mmseg/*.py), random init,
 #      synthetic COCO / ADE20K data, in the precision the config trains in;
-#   5. a table: images/s and peak GPU memory per model.
+#   5. a table: images/s and peak GPU memory per model;
+#   6. the GPU path's switches (issue 28), one table: the headline recipe (batch 128,
+#      bf16) as shipped, with fused attention, torch.compile of the backbone, fused
+#      AdamW, the foreach EMA each on alone, and all on: img/s, step time, peak
+#      memory, TFLOP/s from a FLOP count (mmhybrid/benchmarks/gpu_switches.py);
+#      goal: all on >= 2x the 354 img/s of results/gpu_check/.
 # Every training run carries DeviceCheckHook: it stops the run with a non-zero exit
 # if the model, the data or the autocast dtype is not on the GPU / in the precision
 # asked (tools/train.py's CPU fallbacks turn AMP into fp32 when no GPU is visible),
@@ -15,19 +20,25 @@
 # and a line starting "GPU CHECK FAILED".
 #
 #   tools/benchmarks/gpu_check.sh [--work-dir DIR]    # default work_dirs/gpu_check
+#   tools/benchmarks/gpu_check.sh --switches-only     # preflight and step 6 alone
+#       (about 3-6 minutes on an H200, two inductor compiles of Swin-B included)
 #   tools/benchmarks/gpu_check.sh --dry-run           # on a CPU machine: the same
 #       wiring (data, configs, tools/train.py with the check hook, step_cost.py,
-#       summary) at toy size, expecting CPU / fp32; checks nothing about GPUs.
+#       summary, switches) at toy size, expecting CPU / fp32; checks nothing
+#       about GPUs. Combines with --switches-only.
+#   SWITCHES_BUDGET=420 (seconds): step 6 starts no row after that.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 DRY_RUN=0
+SWITCHES_ONLY=0
 WORK=work_dirs/gpu_check
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) DRY_RUN=1 ;;
+        --switches-only) SWITCHES_ONLY=1 ;;
         --work-dir) WORK="$2"; shift ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
@@ -45,22 +56,40 @@ if [ "$DRY_RUN" = 1 ]; then
     PREPARE_ARGS=(--dry-run --headline-iters 2 --downstream-iters 1)
     STEP_COST_ARGS=(--batch 2 --repeats 1 --warmup 1 --variants hybrid-shared SimMIM
                     --no-memory)
+    SWITCHES_ARGS=(--dry-run)
 else
     DEVICE=cuda
     PREPARE_ARGS=()
     STEP_COST_ARGS=(--config configs/pretrain/hybrid_swin-b.py --batch 64 --amp bf16
                     --repeats 5 --warmup 3)
+    SWITCHES_ARGS=(--device cuda --warmup 3 --steps 10 --budget-s "${SWITCHES_BUDGET:-420}")
 fi
+switches() {
+    step "switches: ${SWITCHES_ARGS[*]}"
+    "$PY" -m mmhybrid.benchmarks.gpu_check switches "${SWITCHES_ARGS[@]}" \
+        --out "$WORK/switches.md" --json "$WORK/switches.json" \
+        || fail "switches (see above)"
+}
 START=$(date +%s)
-if [ -d "$WORK" ] && [ -n "$(ls -A "$WORK")" ] && [ ! -f "$WORK/runs.tsv" ]; then
+if [ -d "$WORK" ] && [ -n "$(ls -A "$WORK")" ] && [ ! -f "$WORK/runs.tsv" ] \
+        && [ ! -f "$WORK/switches.md" ]; then
     fail "refusing to clear $WORK: not empty and not a gpu_check work dir"
 fi
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
 step "preflight ($DEVICE)"
-"$PY" -m mmhybrid.benchmarks.gpu_check preflight --device "$DEVICE" \
+PREFLIGHT_ARGS=()
+[ "$SWITCHES_ONLY" = 1 ] && PREFLIGHT_ARGS=(--no-mmcv-ops)  # no Mask R-CNN rows
+"$PY" -m mmhybrid.benchmarks.gpu_check preflight --device "$DEVICE" "${PREFLIGHT_ARGS[@]}" \
     || fail "preflight: see above"
+
+if [ "$SWITCHES_ONLY" = 1 ]; then
+    switches
+    echo
+    echo "gpu_check --switches-only ($DEVICE$([ "$DRY_RUN" = 1 ] && echo ', dry run')): done in $(( $(date +%s) - START )) s; table in $WORK/switches.md"
+    exit 0
+fi
 
 step "the check hook flags a CPU / fp32 run asked to be GPU / bf16"
 "$PY" -m mmhybrid.benchmarks.gpu_check selftest || fail "DeviceCheckHook selftest"
@@ -96,6 +125,8 @@ step "step_cost.py ${STEP_COST_ARGS[*]} --device $DEVICE"
 "$PY" tools/benchmarks/step_cost.py "${STEP_COST_ARGS[@]}" --device "$DEVICE" \
     --out "$WORK/step_cost.md" --csv "$WORK/step_cost.csv" \
     || fail "step_cost.py (see above)"
+
+switches
 
 step "summary"
 "$PY" -m mmhybrid.benchmarks.gpu_check summary --work-dir "$WORK" \

@@ -7,6 +7,8 @@
 #   PYVER=3.12 tools/benchmarks/gpu_check_offline.sh --download WHEELS
 #   # 2. on the GPU machine, from the repository root, with WHEELS copied over
 #   LIMIT=540 tools/benchmarks/gpu_check_offline.sh WHEELS [LOG_DIR]
+#   # or only the GPU path's switch table (issue 28; no mmcv CUDA build, ~5 min)
+#   ONLY=switches LIMIT=480 tools/benchmarks/gpu_check_offline.sh WHEELS [LOG_DIR]
 #
 # Step 2 installs the wheels into /tmp/site (nothing system-wide but the removal
 # of transformers, which mmpretrain 1.2 imports for its multimodal models and fails
@@ -14,8 +16,10 @@
 # ops for the visible GPU in the background, meanwhile runs the headline rows
 # (hybrid_swin-b training in bf16, step_cost.py) on an ops-less mmcv, then the
 # Mask R-CNN / UperNet rows once the CUDA build is in, and the summary; it stops
-# starting rows when LIMIT seconds are near. LOG_DIR (default
-# work_dirs/gpu_check_offline) receives the summary, step_cost.md and the logs.
+# starting rows when LIMIT seconds are near. The switch table (gpu_check.sh's
+# step 6) runs after step_cost.py when time is left, or alone with ONLY=switches.
+# LOG_DIR (default work_dirs/gpu_check_offline) receives the summary,
+# step_cost.md, switches.md and the logs.
 set -u
 cd "$(dirname "$0")/../.."
 
@@ -58,6 +62,26 @@ python3 -m pip uninstall -y -q transformers sentence-transformers peft > /dev/nu
 nvidia-smi -L
 python3 -c 'import torch, numpy; print("torch", torch.__version__, "CUDA", torch.version.cuda, "numpy", numpy.__version__)'
 
+switches() {  # the switch table in what is left of LIMIT, 30 s kept for the end
+    say "switches (budget $(( $(left) - 150 )) s to start a row)"
+    timeout "$(( $(left) - 30 ))" python3 -m mmhybrid.benchmarks.gpu_check switches \
+        --device cuda --warmup 3 --steps 10 --budget-s "$(( $(left) - 150 ))" \
+        --out "$W/switches.md" --json "$W/switches.json" || echo "GPU CHECK FAILED: switches"
+    cp "$W/switches.md" "$W/switches.json" "$LOGS/" 2>/dev/null
+}
+if [ "${ONLY:-}" = switches ]; then
+    rm -rf /tmp/mmcv-lite && cp -r "$WHEELS/mmcv-2.1.0" /tmp/mmcv-lite
+    (cd /tmp/mmcv-lite && MMCV_WITH_OPS=0 python3 -m pip install -q --no-deps \
+      --no-build-isolation --target /tmp/lite .) > /tmp/mmcv_lite.log 2>&1 \
+      || { tail -20 /tmp/mmcv_lite.log; exit 1; }
+    export PYTHONPATH=/tmp/lite:/tmp/site:$PWD
+    mkdir -p "$W"
+    python3 -m mmhybrid.benchmarks.gpu_check preflight --device cuda --no-mmcv-ops || exit 1
+    switches
+    say "end"
+    exit 0
+fi
+
 say "mmcv 2.1.0 with CUDA ops: building in the background"
 ARCH=$(python3 -c 'import torch; print("%d.%d" % torch.cuda.get_device_capability())')
 ( cd "$WHEELS/mmcv-2.1.0" && MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=$ARCH \
@@ -90,6 +114,7 @@ timeout "$(left)" python3 tools/benchmarks/step_cost.py --config configs/pretrai
     --batch 64 --amp bf16 --repeats 5 --warmup 3 --device cuda --out "$W/step_cost.md" \
     --csv "$W/step_cost.csv" || echo "GPU CHECK FAILED: step_cost.py"
 cp "$W/step_cost.md" "$W/hybrid_swin-b.log" "$LOGS/" 2>/dev/null
+if [ "$(left)" -gt 240 ]; then switches; else say "no time left for the switch table"; fi
 
 say "waiting for the mmcv CUDA build"
 while kill -0 "$BUILD" 2>/dev/null && [ "$(left)" -gt 100 ]; do sleep 5; done
