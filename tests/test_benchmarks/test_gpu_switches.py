@@ -134,4 +134,5 @@ def test_options_are_the_documented_cfg_options():
     assert gs.options_text(gs.SWITCHES, True) == (
         'model.backbone.type=HybridSimMIMSwinTransformer '
         'model.backbone.fused_attention=True model.backbone.compile=True '
-        'optim_wrapper.optimizer.fused=True (momentum encoder: ForeachCosineEMA)')
+        'optim_wrapper.optimizer.fused=True '
+        'model.contrastive.ema_type=ForeachCosineEMA')

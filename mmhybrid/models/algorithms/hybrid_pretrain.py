@@ -22,7 +22,7 @@ SKIP_READY_KEY = 'hybrid_skip_ready'
 SKIP_WRAPPERS = ('SkipNonFiniteOptimWrapper', 'SkipNonFiniteAmpOptimWrapper')
 # the keys each task dict may hold: (required, optional)
 TASK_KEYS = dict(mim=(('neck', 'head'), ()),
-                 contrastive=(('neck', 'head'), ('base_momentum', )),
+                 contrastive=(('neck', 'head'), ('base_momentum', 'ema_type')),
                  multilabel=(('head', ), ('neck', 'teacher')))
 # the label teacher's settings (``multilabel=dict(teacher=...)``) and defaults
 TEACHER_DEFAULTS = dict(weight=1.0, ramp_iters=0, mode='soft', threshold=0.7,
@@ -101,7 +101,9 @@ class HybridPretrain(BaseSelfSupervisor):
         mim (dict, optional): ``dict(neck=..., head=...)`` of SimMIM.
             Defaults to None (no MIM task).
         contrastive (dict, optional): ``dict(neck=..., head=...,
-            base_momentum=0.01)`` of MoCo v3. Defaults to None.
+            base_momentum=0.01)`` of MoCo v3; ``ema_type`` names the momentum
+            encoder's class (``'CosineEMA'``, or ``'ForeachCosineEMA'``: the
+            same update in foreach kernels). Defaults to None.
         multilabel (dict, optional): ``dict(head=..., neck=..., teacher=...)``
             of the label task; ``neck`` defaults to ``GlobalAveragePooling``.
             ``teacher`` (off when absent) trains the samples without labels
@@ -208,9 +210,10 @@ class HybridPretrain(BaseSelfSupervisor):
         if contrastive is not None:
             self.con_neck = MODELS.build(contrastive['neck'])
             self.con_head = MODELS.build(contrastive['head'])
-            self.momentum_encoder = CosineEMA(
-                nn.Sequential(self.backbone, self.con_neck),
-                momentum=contrastive.get('base_momentum', 0.01))
+            self.momentum_encoder = MODELS.build(dict(
+                type=contrastive.get('ema_type', 'CosineEMA'),
+                model=nn.Sequential(self.backbone, self.con_neck),
+                momentum=contrastive.get('base_momentum', 0.01)))
         if multilabel is not None:
             self.cls_neck = MODELS.build(
                 multilabel.get('neck', dict(type='GlobalAveragePooling')))

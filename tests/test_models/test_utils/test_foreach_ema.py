@@ -53,3 +53,30 @@ def test_builds_from_config_like_cosine_ema():
     ema = MODELS.build(dict(type='ForeachCosineEMA', model=model, momentum=0.01))
     assert isinstance(ema, CosineEMA)
     assert ema.state_dict().keys() == CosineEMA(copy.deepcopy(model)).state_dict().keys()
+
+
+def test_hybrid_pretrain_selects_it_by_config(max_iters):
+    """``contrastive.ema_type`` picks the momentum encoder's class; a three-task
+    step with it equals the CosineEMA step (losses, then the averaged weights)."""
+    from tests.test_models import tiny_models as tm
+
+    def build(**ema):
+        torch.manual_seed(0)
+        return MODELS.build(dict(type='HybridPretrain', backbone=tm.swin(), mim=tm.mim(),
+                                 contrastive=dict(tm.contrastive(), **ema),
+                                 multilabel=tm.multilabel()))
+
+    ref, fast = build(), build(ema_type='ForeachCosineEMA')
+    assert type(ref.momentum_encoder) is CosineEMA
+    assert type(fast.momentum_encoder) is ForeachCosineEMA
+    inputs, samples = tm.batch(views=2)
+    for s in samples:
+        s.set_metainfo(dict(view_names=('masked', 'view1')))
+    a = ref.task_losses(copy.deepcopy(inputs), samples, update_momentum=True)
+    b = fast.task_losses(copy.deepcopy(inputs), samples, update_momentum=True)
+    for task in a:
+        assert torch.equal(a[task], b[task]), task
+    sa, sb = ref.momentum_encoder.state_dict(), fast.momentum_encoder.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    with pytest.raises(KeyError, match='NoSuchEMA'):
+        build(ema_type='NoSuchEMA')
