@@ -194,7 +194,8 @@ def write_report(records: List[dict], md_path: str, png_path: str,
     text = '\n'.join(lines)
     with open(md_path, 'w') as f:
         f.write(text)
-    chart(test, png_path)
+    if _order(test):  # a screen folder may hold tried changes only: no bars
+        chart(test, png_path)
     return text
 
 
