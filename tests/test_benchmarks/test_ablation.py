@@ -373,3 +373,17 @@ def test_sensitivity_chooses_on_validation_and_reports_the_test_gap():
                record('multilabel', 1, 73., val=81.)]
     cells = sensitivity_row(records)
     assert cells[1:] == ['multilabel', '+2.00', '2.12', 'no']
+
+
+def test_report_of_a_screen_folder_with_tried_changes_only(tmp_path):
+    """The committed L=10% screen holds two tried changes and no main-table
+    method: the report writes its tables and no chart (the empty legend raised)."""
+    from mmhybrid.benchmarks.report import load_records, write_report
+    records = load_records(str(REPO / 'results/label_budget/screen-L10/ablation'))
+    assert {r['method'] for r in records} == {
+        'hybrid-shared-unmasked+label-weight-4',
+        'hybrid-shared-unmasked+label-weight-4+teacher'}
+    text = write_report(records, str(tmp_path / 'ablation.md'),
+                        str(tmp_path / 'ablation.png'), 'cmd')
+    assert '| hybrid-shared-unmasked+label-weight-4+teacher ' in text
+    assert not (tmp_path / 'ablation.png').exists()
