@@ -16,8 +16,10 @@ from Fashion-MNIST's test set and never appear in pre-training:
   (:func:`label_budget_splits`): ``objects_<pct>pct.json`` lists every object
   image, labels kept on a class-balanced (by garment) share ``L`` and
   ``gt_label: []`` (unlabelled) on the rest; ``objects_labelled_<pct>pct.json``
-  lists only the labelled ones. The labelled sets are nested: a smaller budget
-  keeps a subset of a larger one's labels.
+  lists only the labelled ones, ``objects_unlabelled_<pct>pct.json`` only the
+  others (for a sampler that gives the labelled ones their own batch share).
+  The labelled sets are nested: a smaller budget keeps a subset of a larger
+  one's labels.
 
 Everything is a pure function of the demo build and ``seed``: rebuilt files are
 identical, so every method and seed sees the same splits.
@@ -132,11 +134,13 @@ def budget_name(fraction: float) -> str:
 
 def label_budget_files(fraction: float) -> Dict[str, str]:
     """The object lists of a label budget, relative to the data root:
-    ``mixed`` (every object, the unlabelled ones with ``gt_label: []``) and
-    ``labelled`` (the labelled ones only)."""
+    ``mixed`` (every object, the unlabelled ones with ``gt_label: []``),
+    ``labelled`` (the labelled ones only) and ``unlabelled`` (the others, with
+    ``gt_label: []``): ``labelled`` and ``unlabelled`` partition ``mixed``."""
     name = budget_name(fraction)
     return dict(mixed=f'{SPLITS_DIR}/objects_{name}.json',
-                labelled=f'{SPLITS_DIR}/objects_labelled_{name}.json')
+                labelled=f'{SPLITS_DIR}/objects_labelled_{name}.json',
+                unlabelled=f'{SPLITS_DIR}/objects_unlabelled_{name}.json')
 
 
 def label_budget_splits(data_root: str, fraction: float,
@@ -186,4 +190,7 @@ def label_budget_splits(data_root: str, fraction: float,
            json.dumps(dict(objects, data_list=mixed)))
     _write(osp.join(data_root, files['labelled']),
            json.dumps(dict(objects, data_list=[entries[i] for i in sorted(kept)])))
+    _write(osp.join(data_root, files['unlabelled']),
+           json.dumps(dict(objects, data_list=[
+               e for i, e in enumerate(mixed) if i not in kept])))
     return files

@@ -45,13 +45,18 @@ def test_budget_lists_keep_the_images_and_a_balanced_nested_share_of_labels(demo
     assert len(entries) == 20  # 2 per garment class
     files = label_budget_splits(str(demo), 0.5)
     assert files == label_budget_files(0.5) == dict(
-        mixed='splits/objects_50pct.json', labelled='splits/objects_labelled_50pct.json')
+        mixed='splits/objects_50pct.json', labelled='splits/objects_labelled_50pct.json',
+        unlabelled='splits/objects_unlabelled_50pct.json')
     mixed = json.loads((demo / files['mixed']).read_text())
     labelled = json.loads((demo / files['labelled']).read_text())
-    assert mixed['metainfo'] == labelled['metainfo'] == objects['metainfo']
+    unlabelled = json.loads((demo / files['unlabelled']).read_text())
+    assert (mixed['metainfo'] == labelled['metainfo'] == unlabelled['metainfo']
+            == objects['metainfo'])
     assert [e['img_path'] for e in mixed['data_list']] == [e['img_path'] for e in entries]
     kept = [e for e in mixed['data_list'] if e['gt_label']]
     assert kept == labelled['data_list'] and len(kept) == 10
+    assert unlabelled['data_list'] == [e for e in mixed['data_list']
+                                       if not e['gt_label']]
     assert all(e in entries for e in kept)
     assert sorted(min(e['gt_label']) for e in kept) == list(range(10))  # 1 a garment
     assert sum(not e['gt_label'] for e in mixed['data_list']) == 10
@@ -236,3 +241,36 @@ def test_the_teacher_variant_builds_and_trains_on_every_object_at_a_budget():
     model = MODELS.build(model_cfg)
     assert model.teacher_cfg['ramp_iters'] == 200
     assert model.plan == plan_of(cfg.model.to_dict())
+
+
+def test_a_labelled_share_gives_the_labelled_objects_their_own_batch_share():
+    """``labelled_share``: the labelled objects are a source drawing that share
+    of every batch, the unlabelled objects and scenes split the rest 2 : 1 as
+    in the recipe; nothing else changes; full labels are left as they are."""
+    from mmhybrid.benchmarks.methods import Method, set_label_budget
+    name = 'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67'
+    variant, base = TUNING[name], TUNING['hybrid-shared-unmasked+label-weight-4']
+    assert variant.labelled_share == pytest.approx(2 / 3)
+    args = (10, 4, 0, 'splits/pretrain_partial.json')
+    cfg, = stage_configs(variant, *args, label_fraction=0.1)
+    files = label_budget_files(0.1)
+    ann_files, ratios = sources(cfg)
+    assert ann_files == [files['labelled'], files['unlabelled'], RECIPE[1], None]
+    assert ratios == pytest.approx([2 / 3, 2 / 9, 0, 1 / 9])
+    datasets = cfg.train_dataloader.dataset.datasets
+    assert datasets[0].pipeline == datasets[1].pipeline
+    base_cfg, = stage_configs(base, *args, label_fraction=0.1)
+    del datasets[1]
+    datasets[0].ann_file = files['mixed']
+    cfg.train_dataloader.sampler.ratios = [2, 0, 1]
+    assert cfg.pretty_text == base_cfg.pretty_text
+    # no budget, no change; the share is a share
+    full, = stage_configs(variant, *args)
+    assert full.pretty_text == stage_configs(base, *args)[0].pretty_text
+    # a method without the field keeps the identity its records were keyed with
+    assert base.identity() == [base.name, base.stages]
+    assert variant.identity()[-1] == dict(labelled_share=variant.labelled_share)
+    for bad in (0., 1.):
+        with pytest.raises(ValueError, match=r'labelled_share .* in \(0, 1\)'):
+            set_label_budget(stage_configs(base, *args)[0], 0.1, bad)
+    assert Method('x', 'y').labelled_share is None
