@@ -12,6 +12,10 @@ decay, gradient clipping) and the requested precision:
                             the label head and query on the masked (MIM) pass
 ``hybrid-shared-unmasked``  the same, label head and query on an unmasked pass
                             (the recipes' default since the ablation)
+``...-unmasked-half``       hybrid-shared-unmasked with that pass at half the
+                            side (``unmasked_scale=0.5``)
+``...-unmasked-half-key``   the same, the momentum key at half the side too
+                            (``key_scale=0.5``)
 ``hybrid-separate``         view_mode 'separate' (MoCo v3's two crops + SimMIM)
 ``SimMIM``                  mmpretrain's ``SimMIM`` (``SimMIMSwinTransformer``)
 ``MoCoV3``                  mmpretrain's ``MoCoV3`` (``SwinTransformer``)
@@ -68,7 +72,9 @@ from torch import nn
 
 DEMO_CONFIG = 'configs/pretrain/hybrid_swin-demo_fashion-64px.py'
 RECIPE = 'recipe-default'  # the config's model as shipped, no overrides
-HYBRID = (RECIPE, 'hybrid-shared', 'hybrid-shared-unmasked', 'hybrid-separate')
+HYBRID = (RECIPE, 'hybrid-shared', 'hybrid-shared-unmasked',
+          'hybrid-shared-unmasked-half', 'hybrid-shared-unmasked-half-key',
+          'hybrid-separate')
 SINGLE = ('SimMIM', 'MoCoV3', 'ImageClassifier')  # mmpretrain's own
 VARIANTS = HYBRID + SINGLE
 # overrides of the config's HybridPretrain for each hybrid variant
@@ -77,6 +83,11 @@ HYBRID_OVERRIDES = {
                           query_input='masked'),
     'hybrid-shared-unmasked': dict(view_mode='shared', label_input='unmasked',
                                    query_input='unmasked'),
+    'hybrid-shared-unmasked-half': dict(view_mode='shared', label_input='unmasked',
+                                        query_input='unmasked', unmasked_scale=0.5),
+    'hybrid-shared-unmasked-half-key': dict(
+        view_mode='shared', label_input='unmasked', query_input='unmasked',
+        unmasked_scale=0.5, key_scale=0.5),
     'hybrid-separate': dict(view_mode='separate', label_input=None,
                             query_input=None),
 }
@@ -98,6 +109,9 @@ def variant_model_cfg(cfg: Config, name: str) -> ConfigDict:
         return hybrid
     if name in HYBRID:
         hybrid.update(HYBRID_OVERRIDES[name])
+        if hybrid.get('unmasked_scale', 1) < 1 or hybrid.get('key_scale', 1) < 1:
+            # a smaller view's last stages can fall below the window
+            hybrid.backbone.pad_small_map = True
         return hybrid
     backbone = copy.deepcopy(hybrid.backbone)  # SimMIMSwinTransformer
     swin = dict(backbone, type='SwinTransformer')  # same arguments, no mask token

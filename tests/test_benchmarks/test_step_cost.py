@@ -1,4 +1,5 @@
 """tools/benchmarks/step_cost.py at toy size: variants, passes, report, profile."""
+import copy
 import csv
 import os
 import subprocess
@@ -21,6 +22,7 @@ from mmhybrid.models.algorithms import HybridPretrain
 REPO = Path(__file__).resolve().parents[2]
 # online + momentum backbone passes per step of every variant
 PASSES = {RECIPE: (2, 1), 'hybrid-shared': (1, 1), 'hybrid-shared-unmasked': (2, 1),
+          'hybrid-shared-unmasked-half': (2, 1), 'hybrid-shared-unmasked-half-key': (2, 1),
           'hybrid-separate': (3, 2), 'SimMIM': (1, 0), 'MoCoV3': (2, 2),
           'ImageClassifier': (1, 0)}
 
@@ -57,6 +59,23 @@ def test_variants_are_mmpretrains_own_models_on_one_backbone(runs):
     assert type(head).__name__ == 'MultiLabelLinearClsHead' and head.num_classes == 15
     assert runs['hybrid-separate'].model.view_mode == 'separate'
     assert runs['hybrid-shared-unmasked'].model.plan.labels.masked is False
+    scales = {n: (r.model.unmasked_scale, r.model.key_scale) for n, r in runs.items()
+              if n in HYBRID}
+    assert scales == {**{n: (1., 1.) for n in HYBRID},
+                      'hybrid-shared-unmasked-half': (0.5, 1.),
+                      'hybrid-shared-unmasked-half-key': (0.5, 0.5)}
+
+
+
+def test_scaled_variants_pad_small_maps(cfg):
+    """A half-size view's last stage can fall below the window (Swin-B at
+    96 px: 3 x 3 under window 6): the scaled variants pad it, the others
+    keep the config's backbone."""
+    unpadded = copy.deepcopy(cfg)
+    unpadded.model.backbone.pad_small_map = False
+    for name in HYBRID:
+        padded = variant_model_cfg(unpadded, name).backbone.pad_small_map
+        assert padded == name.endswith(('-half', '-half-key')), name
 
 
 def test_backbone_passes_and_times(runs):
@@ -150,8 +169,7 @@ def both(*groups):
 MIM, CON, LABEL = ('MIM decoder + head', 'contrastive projector + predictor',
                    'label head (neck + linear + loss)')
 HYBRID_ROWS = COMMON | MOMENTUM | both(MIM, CON, LABEL, 'loss balancer')
-PROFILE_ROWS = {RECIPE: HYBRID_ROWS, 'hybrid-shared': HYBRID_ROWS, 'hybrid-shared-unmasked': HYBRID_ROWS,
-                'hybrid-separate': HYBRID_ROWS, 'SimMIM': COMMON | both(MIM),
+PROFILE_ROWS = {**{name: HYBRID_ROWS for name in HYBRID}, 'SimMIM': COMMON | both(MIM),
                 'MoCoV3': COMMON | MOMENTUM | both(CON),
                 'ImageClassifier': COMMON | both(LABEL)}
 

@@ -3,6 +3,7 @@ import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from mmengine.dist import all_reduce, is_distributed
 from mmengine.logging import MessageHub, print_log
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
@@ -28,6 +29,16 @@ TASK_KEYS = dict(mim=(('neck', 'head'), ()),
 TEACHER_DEFAULTS = dict(weight=1.0, ramp_iters=0, mode='soft', threshold=0.7,
                         momentum=0.01)
 TEACHER_MODES = ('soft', 'threshold')
+
+
+def resize_views(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x`` (``N, C, H, W``) resized by ``scale`` (bilinear, antialiased,
+    each side rounded); itself at scale one."""
+    if scale == 1:
+        return x
+    size = [max(1, int(round(side * scale))) for side in x.shape[-2:]]
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False,
+                         antialias=True)
 
 
 def check_task_cfg(task: str, cfg: dict) -> None:
@@ -138,6 +149,17 @@ class HybridPretrain(BaseSelfSupervisor):
             Defaults to None (``'masked'``). Refused in ``'separate'`` mode,
             whose queries are always the unmasked ``'view1'`` / ``'view2'``
             passes.
+        unmasked_scale (float): Resize factor of the views the unmasked
+            online passes read (the label / query pass over the weak crop in
+            ``'shared'`` mode; MoCo v3's crops in ``'separate'`` mode), in
+            ``(0, 1]``: FixRes-style, a pass at half the side costs about a
+            quarter. The masked (MIM) pass always reads the full view (its
+            mask and pixel targets are on that grid). The backbone must take
+            the smaller input (Swin: ``pad_small_map=True`` when a stage's
+            map falls below the window). Defaults to 1 (full resolution).
+        key_scale (float): The same for the views the momentum encoder keys
+            (the label teacher, when on, reads its view at full resolution).
+            Defaults to 1.
         loss_balancer (dict): How the task losses combine, e.g.
             ``dict(type='FixedTaskWeights', weights=dict(mim=1.0))`` or
             ``dict(type='UncertaintyTaskWeights')``.
@@ -167,6 +189,8 @@ class HybridPretrain(BaseSelfSupervisor):
                  symmetric: bool = False,
                  label_input: Optional[str] = None,
                  query_input: Optional[str] = None,
+                 unmasked_scale: float = 1.,
+                 key_scale: float = 1.,
                  loss_balancer: dict = dict(type='FixedTaskWeights'),
                  nonfinite: str = 'raise',
                  data_preprocessor: Optional[dict] = None,
@@ -201,7 +225,22 @@ class HybridPretrain(BaseSelfSupervisor):
         self.plan = StepPlan.build(self.tasks, view_mode, symmetric,
                                    label_input, query_input,
                                    teacher=teacher is not None)
-        print_log(f'HybridPretrain step plan: {self.plan.describe()}',
+        for name, value in (('unmasked_scale', unmasked_scale),
+                            ('key_scale', key_scale)):
+            if not 0 < value <= 1:
+                raise ValueError(f'{name} must be in (0, 1], got {value}')
+        if unmasked_scale != 1 and all(p.masked for p in self.plan.online):
+            raise ValueError(f'unmasked_scale={unmasked_scale} has no effect: the '
+                             f'step plan has no unmasked online pass '
+                             f'({self.plan.describe()})')
+        if key_scale != 1 and not self.plan.momentum:
+            raise ValueError(f'key_scale={key_scale} has no effect: the step plan '
+                             f'keys no view ({self.plan.describe()})')
+        self.unmasked_scale = unmasked_scale
+        self.key_scale = key_scale
+        scales = ''.join(f', {n} {v:g}' for n, v in (
+            ('unmasked passes at', unmasked_scale), ('keys at', key_scale)) if v != 1)
+        print_log(f'HybridPretrain step plan: {self.plan.describe()}{scales}',
                   logger='current')
 
         if mim is not None:
@@ -369,7 +408,8 @@ class HybridPretrain(BaseSelfSupervisor):
         plan = self.plan
         views = self._name_views(inputs, data_samples)
         mask = self._stack_masks(data_samples) if plan.uses_mask else None
-        feats = {p: self.backbone(views[p.view], mask if p.masked else None)
+        feats = {p: self.backbone(views[p.view], mask) if p.masked else
+                 self.backbone(resize_views(views[p.view], self.unmasked_scale), None)
                  for p in plan.online}
         losses = {}
         if plan.mim is not None:
@@ -390,7 +430,8 @@ class HybridPretrain(BaseSelfSupervisor):
                 losses['contrastive'] = queries[0][0].new_full((), float('nan'))
                 losses['teacher'] = losses['contrastive']  # nor targets
             else:
-                keys = {view: self._key(views[view]) for view in plan.momentum}
+                keys = {view: self._key(resize_views(views[view], self.key_scale))
+                        for view in plan.momentum}
                 losses['contrastive'] = sum(
                     self.con_head.loss(q, keys[key]) for q, key in queries)
         if plan.teacher is not None and 'teacher' not in losses:

@@ -444,3 +444,82 @@ def test_predict_scores_unmasked_features():
 def test_predict_needs_the_label_head():
     with pytest.raises(RuntimeError, match='multilabel'):
         build_hybrid(mim=tm.mim()).predict(torch.zeros(1, 3, tm.IMG, tm.IMG))
+
+
+def record_pass_inputs(model):
+    """(side, masked) of every online and momentum backbone pass."""
+    online, momentum = [], []
+    handles = [
+        model.backbone.register_forward_pre_hook(
+            lambda m, args: online.append((args[0].shape[-1], args[1] is not None))),
+        model.momentum_encoder.module[0].register_forward_pre_hook(
+            lambda m, args: momentum.append(args[0].shape[-1]))]
+    return online, momentum, handles
+
+
+def test_resize_views_keeps_scale_one_and_antialiases():
+    from mmhybrid.models.algorithms.hybrid_pretrain import resize_views
+    x = torch.randn(2, 3, 32, 32)
+    assert resize_views(x, 1.) is x
+    half = resize_views(x, 0.5)
+    assert half.shape == (2, 3, 16, 16)
+    # antialiased: a pattern finer than the new grid averages out instead of
+    # aliasing into the smaller view (sampling every other pixel keeps it)
+    # (stripes of period 6 at a quarter: plain bilinear keeps amplitude 1)
+    stripes = torch.tensor([1., 1., 1., -1., -1., -1.] * 8).expand(1, 3, 48, 48)
+    assert torch.nn.functional.interpolate(
+        stripes, size=(12, 12), mode='bilinear').abs().max() == 1
+    assert resize_views(stripes, 0.25).abs().max() < 0.5
+    flat = torch.full((1, 3, 32, 32), 0.7)
+    torch.testing.assert_close(resize_views(flat, 0.5), torch.full((1, 3, 16, 16), 0.7))
+    assert resize_views(torch.randn(1, 3, 30, 20), 0.3).shape == (1, 3, 9, 6)
+
+
+@pytest.mark.parametrize('unmasked_scale,key_scale', [(0.5, 1.), (1., 0.5), (0.5, 0.5)])
+def test_unmasked_passes_and_keys_read_the_scaled_views(max_iters, unmasked_scale,
+                                                        key_scale):
+    """The recipe's plan (label head and query on an unmasked pass): that pass
+    and the momentum key read their view resized, the MIM pass the full view;
+    the losses stay finite and every trained parameter gets a gradient."""
+    model = all_tasks(label_input='unmasked', query_input='unmasked',
+                      unmasked_scale=unmasked_scale, key_scale=key_scale)
+    inputs, samples = batch_for(model)
+    side = inputs[0].shape[-1]
+    online, momentum, handles = record_pass_inputs(model)
+    losses = model.loss(inputs, samples)
+    for h in handles:
+        h.remove()
+    assert online == [(side, True), (int(side * unmasked_scale), False)]
+    assert momentum == [int(side * key_scale)]
+    total = sum(v for k, v in losses.items() if k.startswith('loss_'))
+    assert torch.isfinite(total)
+    total.backward()
+    missing = [n for n, p in model.named_parameters()
+               if p.requires_grad and p.grad is None
+               and not n.startswith(('momentum_encoder.', 'balancer.'))]
+    assert not missing
+
+
+def test_separate_mode_scales_moco_crops_not_the_mim_pass(max_iters):
+    model = all_tasks(view_mode='separate', unmasked_scale=0.5, key_scale=0.5)
+    inputs, samples = batch_for(model)
+    side = inputs[0].shape[-1]
+    online, momentum, handles = record_pass_inputs(model)
+    model.loss(inputs, samples)
+    for h in handles:
+        h.remove()
+    assert online == [(side, True), (side // 2, False), (side // 2, False)]
+    assert momentum == [side // 2, side // 2]
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(unmasked_scale=0.), r'unmasked_scale must be in \(0, 1\]'),
+    (dict(key_scale=1.5), r'key_scale must be in \(0, 1\]'),
+    # the default shared plan reads only the masked pass
+    (dict(unmasked_scale=0.5), 'unmasked_scale=0.5 has no effect'),
+])
+def test_scales_out_of_range_or_without_effect_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        all_tasks(**kwargs)
+    with pytest.raises(ValueError, match='key_scale=0.5 has no effect'):
+        build_tasks(('mim', 'multilabel'), key_scale=0.5)
