@@ -174,6 +174,15 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
            'repeatedly, as the label task alone sees them); the unlabelled objects '
            'and scenes share the other third 2 : 1',
            (_label_weight('hybrid-shared-unmasked', 4.0), ), labelled_share=2 / 3),
+    # issue #28: a cheaper default step at equal transfer. The unmasked pass
+    # (label head, query) and the momentum key at half the side cost about a
+    # quarter each, FixRes-style; the MIM pass keeps the full view
+    Method('hybrid-shared-unmasked+label-weight-4+half-res-unmasked-and-key',
+           'hybrid-shared-unmasked+label-weight-4 with the unmasked pass (label head '
+           'and query) and the momentum key on the views resized to half the side '
+           '(unmasked_scale=0.5, key_scale=0.5)',
+           (dict(_label_weight('hybrid-shared-unmasked', 4.0), unmasked_scale=0.5,
+                 key_scale=0.5), )),
     Method('hybrid-shared+bce', 'hybrid-shared with BCE instead of ASL for the '
            'label head', (dict(_BASELINE, multilabel=dict(head=dict(loss=dict(
                _delete_=True, type='CrossEntropyLoss', use_sigmoid=True)))), )),
