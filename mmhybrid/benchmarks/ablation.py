@@ -27,6 +27,15 @@ methods that read labels (``methods.uses_labels``); the label-free methods'
 pre-training is the same at every budget, so their records at full labels
 serve for all budgets and a run at a budget refuses them. Its records go to
 their own results directory.
+
+Held-out classes (``Protocol.held_out_classes``, issue #27): the pre-training
+labels never name those garments (their object images stay in the pool,
+unlabelled: ``splits.held_out_splits``) and the probes also report the
+known and the held-out classes apart (``protocol.HELD_OUT_METRICS``). Only the
+methods that read labels pre-train anew; a label-free method keeps its
+pre-training key (the work dir's weights are reused) but runs its probes
+again for the new metrics, so every method runs, into a results directory of
+its own (the records' ``config_hash`` differs from the full-label ones').
 """
 import hashlib
 import json
@@ -44,7 +53,7 @@ from mmhybrid.apis.tool_runs import latest_checkpoint, run_tool
 from .frozen_probe import run_frozen_probes
 from .methods import ALL_METHODS, PRETRAIN_CONFIG, Method, stage_configs, uses_labels
 from .protocol import EVALUATIONS, FINETUNE_CONFIG, Evaluation, Protocol
-from .splits import label_budget_splits, make_splits
+from .splits import held_out_splits, label_budget_splits, make_splits
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PACKAGES = ('torch', 'mmengine', 'mmcv', 'mmpretrain', 'mmdet', 'mmseg', 'timm',
@@ -115,6 +124,8 @@ class AblationRun:
         self.splits = make_splits(data_root)
         if protocol.label_fraction < 1:
             label_budget_splits(data_root, protocol.label_fraction)
+        if protocol.held_out_classes:
+            held_out_splits(data_root, protocol.held_out_classes)
 
     # --------------------------------------------------------------- identity
     def pretrain_hash(self, method: Method) -> str:
@@ -125,12 +136,16 @@ class AblationRun:
         return _sha('\n'.join(parts))
 
     def probes_hash(self, method: Method) -> str:
-        """The frozen probes' key: the weights, the probe budgets and the
-        classification config whose pipeline they read."""
+        """The frozen probes' key: the weights, the probe budgets, the
+        held-out classes they also report apart (only when there are any: the
+        earlier probes keep their key) and the classification config whose
+        pipeline they read."""
+        budgets = dict(limit=self.protocol.probe_limit,
+                       linear_epochs=self.protocol.linear_epochs)
+        if self.protocol.held_out_classes:
+            budgets['held_out_classes'] = list(self.protocol.held_out_classes)
         return _sha('\n'.join([
-            self.pretrain_hash(method),
-            json.dumps(dict(limit=self.protocol.probe_limit,
-                            linear_epochs=self.protocol.linear_epochs)),
+            self.pretrain_hash(method), json.dumps(budgets),
             _resolved_text(FINETUNE_CONFIG)]))
 
     def evaluation_hash(self, method: Method, ev: Evaluation) -> str:
@@ -159,7 +174,8 @@ class AblationRun:
                              self.splits['pretrain_partial'],
                              data_root=self.data_root.rstrip('/') + '/',
                              base_config=osp.join(REPO, PRETRAIN_CONFIG),
-                             label_fraction=self.protocol.label_fraction)
+                             label_fraction=self.protocol.label_fraction,
+                             held_out_classes=self.protocol.held_out_classes)
 
     # ------------------------------------------------------------------ steps
     def _tool(self, args: Sequence[str], log_path: str) -> float:
@@ -212,7 +228,8 @@ class AblationRun:
         out = run_frozen_probes(self.data_root, self.splits,
                                 osp.join(REPO, FINETUNE_CONFIG), backbone, seed,
                                 limit=self.protocol.probe_limit,
-                                linear_epochs=self.protocol.linear_epochs)
+                                linear_epochs=self.protocol.linear_epochs,
+                                held_out_classes=self.protocol.held_out_classes)
         out['wall_s'] = time.time() - start
         os.makedirs(probe_dir, exist_ok=True)
         write_json(path, out)
@@ -284,6 +301,7 @@ class AblationRun:
             description=method.description,
             images_seen=self.protocol.images_seen if method.stages else 0,
             label_fraction=self.protocol.label_fraction,
+            held_out_classes=list(self.protocol.held_out_classes),
             evaluations=['probes'] + [ev.name for ev in self.evaluations],
             protocol=self.protocol.as_dict(), versions=package_versions(),
             machine=f'{platform.machine()}, {os.cpu_count()} CPUs, '
@@ -303,6 +321,7 @@ class AblationRun:
         unknown = [m for m in methods if m not in ALL_METHODS]
         if unknown:
             raise ValueError(f'unknown methods {unknown}; known: {list(ALL_METHODS)}')
+        # (held-out classes refuse none: every method's probes report them)
         label_free = [m for m in methods if not uses_labels(ALL_METHODS[m])]
         if self.protocol.label_fraction < 1 and label_free:
             raise ValueError(f'{label_free} read no labels: their records at full '

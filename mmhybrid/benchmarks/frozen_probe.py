@@ -6,10 +6,15 @@ fine-tuning config builds it (mmpretrain ``HybridSwinTransformer``, loaded by it
 own ``init_cfg``), on the Fashion-MNIST images of the demo world. The linear
 probe's learning rate and weight decay are chosen on the validation split; both
 probes report the test split.
+
+With garment classes held out of the pre-training's labels
+(``Protocol.held_out_classes``), both probes also run on the held-out classes'
+images alone and on the known classes' images alone (:func:`subset_probes`:
+the same features, their rows of those classes, a k-way task).
 """
 import logging
 import os.path as osp
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -77,13 +82,65 @@ def extract_features(backbone: nn.Module, images: torch.Tensor,
     return torch.cat(feats)
 
 
+def class_subset(features: torch.Tensor, labels: torch.Tensor,
+                 classes: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The rows of ``classes``, their labels renumbered ``0 .. k-1`` in the
+    order of ``classes`` (a k-way task)."""
+    classes = torch.as_tensor(list(classes), dtype=labels.dtype)
+    rows = torch.isin(labels, classes)
+    remap = torch.full((int(max(labels.max(), classes.max())) + 1, ), -1,
+                       dtype=labels.dtype)
+    remap[classes] = torch.arange(len(classes), dtype=labels.dtype)
+    return features[rows], remap[labels[rows]]
+
+
+def subset_probes(data: Dict[str, Tuple[torch.Tensor, torch.Tensor]],
+                  classes: Sequence[int], suffix: str, seed: int,
+                  linear_epochs: int = 30) -> Dict[str, Dict[str, float]]:
+    """kNN and linear top-1 trained and tested on ``classes`` only.
+
+    Args:
+        data (dict): ``'train'``, ``'val'``, ``'test'`` -> (features, labels),
+            as :func:`run_frozen_probes` extracts them.
+        classes (Sequence[int]): The classes of the task.
+        suffix (str): Metric names are ``knn_top1_<suffix>`` and
+            ``linear_top1_<suffix>``, the linear probe's choice
+            ``linear_lr_<suffix>`` and ``linear_weight_decay_<suffix>``.
+        seed (int): Seed of the linear probe.
+        linear_epochs (int): Its epochs.
+
+    Returns:
+        dict: ``{'val': {...}, 'test': {...}, 'choice': {...}}``.
+    """
+    sub = {}
+    for split, (features, labels) in data.items():
+        sub[split] = class_subset(features, labels, classes)
+        if not len(sub[split][1]):
+            raise ValueError(f'the {split} split of the probes holds no image of the '
+                             f'classes {list(classes)}')
+    (tr, ytr), (va, yva), (te, yte) = sub['train'], sub['val'], sub['test']
+    linear = linear_probe(tr, ytr, va, yva, te, yte, epochs=linear_epochs, seed=seed)
+    return dict(
+        val={f'knn_top1_{suffix}': knn_top1(tr, ytr, va, yva),
+             f'linear_top1_{suffix}': linear['val']},
+        test={f'knn_top1_{suffix}': knn_top1(tr, ytr, te, yte),
+              f'linear_top1_{suffix}': linear['test']},
+        choice={f'linear_lr_{suffix}': linear['lr'],
+                f'linear_weight_decay_{suffix}': linear['weight_decay']})
+
+
 def run_frozen_probes(data_root: str, splits: Dict[str, str], finetune_config: str,
                       checkpoint: Optional[str], seed: int, limit: Optional[int] = None,
-                      linear_epochs: int = 30) -> Dict[str, Dict[str, float]]:
+                      linear_epochs: int = 30,
+                      held_out_classes: Sequence[int] = ()
+                      ) -> Dict[str, Dict[str, float]]:
     """kNN and linear top-1 of the backbone in ``checkpoint`` (None: random init).
 
     Returns ``{'val': {...}, 'test': {...}, 'choice': {...}}`` with metrics
-    ``knn_top1`` and ``linear_top1``.
+    ``knn_top1`` and ``linear_top1``; with ``held_out_classes`` (garment class
+    indices) also ``knn_top1_held_out`` / ``linear_top1_held_out`` (probes
+    trained and tested on those classes' images only) and ``knn_top1_known``
+    / ``linear_top1_known`` (on the other classes'), from the same features.
     """
     torch.manual_seed(seed)  # random init (checkpoint None) depends on the seed
     backbone = build_backbone(finetune_config, checkpoint)
@@ -94,7 +151,19 @@ def run_frozen_probes(data_root: str, splits: Dict[str, str], finetune_config: s
         data[name] = (extract_features(backbone, images), labels)
     (tr, ytr), (va, yva), (te, yte) = data['train'], data['val'], data['test']
     linear = linear_probe(tr, ytr, va, yva, te, yte, epochs=linear_epochs, seed=seed)
-    return dict(
+    out = dict(
         val=dict(knn_top1=knn_top1(tr, ytr, va, yva), linear_top1=linear['val']),
         test=dict(knn_top1=knn_top1(tr, ytr, te, yte), linear_top1=linear['test']),
         choice=dict(linear_lr=linear['lr'], linear_weight_decay=linear['weight_decay']))
+    if held_out_classes:
+        held = sorted(int(c) for c in held_out_classes)
+        present = sorted(set(torch.cat([ytr, yva, yte]).tolist()))
+        if not set(held) < set(present):
+            raise ValueError(f'held-out classes {held}: the probes\' images are of '
+                             f'the classes {present}, and some must stay known')
+        known = [c for c in present if c not in held]
+        for classes, suffix in ((known, 'known'), (held, 'held_out')):
+            part = subset_probes(data, classes, suffix, seed, linear_epochs)
+            for key in out:
+                out[key].update(part[key])
+    return out

@@ -9,12 +9,12 @@ the views the model reads.
 """
 import copy
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
 from mmhybrid.models.algorithms.step_plan import TASKS, StepPlan
-from .splits import OBJECTS, label_budget_files
+from .splits import OBJECTS, held_out_files, label_budget_files
 
 #: The demo recipe v3, resolved and pinned (its header says why and how).
 PRETRAIN_CONFIG = 'configs/benchmarks/ablation/recipe-v3_hybrid_swin-demo_fashion-64px.py'
@@ -63,13 +63,13 @@ class Method:
             starts from the previous stage's weights. Empty: no pre-training.
         config (dict): Other overrides of the recipe (e.g. ``optim_wrapper``),
             merged into every stage.
-        labelled_share (float, optional): At a label budget below one, the
-            share of every batch a stage with the label task and a
-            self-supervised one draws from the labelled objects (seen
-            repeatedly); the rest of the batch keeps the recipe's mix of the
-            unlabelled objects and scenes. None: the labelled objects come as
-            they fall among all objects (:func:`set_label_budget`). Full
-            labels: no effect.
+        labelled_share (float, optional): At a label budget below one (or
+            with held-out classes), the share of every batch a stage with the
+            label task and a self-supervised one draws from the labelled
+            objects (seen repeatedly); the rest of the batch keeps the
+            recipe's mix of the unlabelled objects and scenes. None: the
+            labelled objects come as they fall among all objects
+            (:func:`set_object_lists`). Full labels: no effect.
     """
     name: str
     description: str
@@ -246,20 +246,21 @@ def uses_labels(method: Method) -> bool:
     return any(cfg.get('multilabel', True) is not None for cfg in method.stages)
 
 
-def set_label_budget(cfg: Config, fraction: float,
+def set_object_lists(cfg: Config, files: Dict[str, str],
                      labelled_share: Optional[float] = None) -> None:
-    """Give a stage's label task the label budget ``fraction`` (< 1).
+    """Make a stage's label task read the object lists ``files`` (``mixed``,
+    ``labelled``, ``unlabelled``: :func:`.splits.label_budget_files` or
+    :func:`.splits.held_out_files`), where some objects are unlabelled.
 
-    A stage with the label task and a self-supervised one reads every object,
-    the labels kept on ``fraction`` of them (the others train the
-    self-supervised tasks only). By default the labelled objects come as they
-    fall among all objects (the ``mixed`` list: ``fraction`` of the objects'
-    batch share); with ``labelled_share`` they are a source of their own
-    drawing that share of every batch, and the unlabelled objects and the
-    other sources split the rest in the recipe's proportions. The label task
-    alone reads the labelled objects only, with no batch share for the
-    unlabelled scenes (no batch share spent on images it cannot learn from).
-    Label-free stages are left as they are.
+    A stage with the label task and a self-supervised one reads every object
+    (the ``mixed`` list), the unlabelled ones training the self-supervised
+    tasks only. By default the labelled objects come as they fall among all
+    objects; with ``labelled_share`` they are a source of their own drawing
+    that share of every batch, and the unlabelled objects and the other
+    sources split the rest in the recipe's proportions. The label task alone
+    reads the labelled objects only, with no batch share for the unlabelled
+    scenes (no batch share spent on images it cannot learn from). Label-free
+    stages are left as they are.
     """
     tasks = stage_tasks(cfg.model.to_dict())
     if 'multilabel' not in tasks:
@@ -269,7 +270,6 @@ def set_label_budget(cfg: Config, fraction: float,
     if len(objects) != 1:
         raise ValueError(f'expected one pre-training source with ann_file '
                          f'{OBJECTS!r}, found {len(objects)}')
-    files = label_budget_files(fraction)
     if tasks == ('multilabel', ):
         datasets[objects[0]]['ann_file'] = files['labelled']
         cfg.train_dataloader.sampler.ratios = [
@@ -292,6 +292,40 @@ def set_label_budget(cfg: Config, fraction: float,
             r * rest for r in ratios[objects[0] + 1:]]
 
 
+def set_label_budget(cfg: Config, fraction: float,
+                     labelled_share: Optional[float] = None) -> None:
+    """Give a stage's label task the label budget ``fraction`` (< 1): the
+    budget's object lists (:func:`.splits.label_budget_files`) as
+    :func:`set_object_lists` reads them (the labels kept on ``fraction`` of
+    the objects)."""
+    set_object_lists(cfg, label_budget_files(fraction), labelled_share)
+
+
+def set_held_out_classes(cfg: Config, classes: Sequence[int],
+                         labelled_share: Optional[float] = None,
+                         scene_labels: str = SCENE_LABELS) -> None:
+    """Keep garment ``classes`` out of a stage's label space: the object lists
+    with their images unlabelled (:func:`.splits.held_out_files`) as
+    :func:`set_object_lists` reads them.
+
+    Raises:
+        ValueError: The stage reads labels and gives the partially labelled
+            scenes (``scene_labels``, the source's ``ann_file``) a batch
+            share: their labels name every garment (the recipe gives them
+            none).
+    """
+    if 'multilabel' not in stage_tasks(cfg.model.to_dict()):
+        return
+    datasets = cfg.train_dataloader.dataset.datasets
+    ratios = list(cfg.train_dataloader.sampler.ratios)
+    for dataset, ratio in zip(datasets, ratios):
+        if dataset.get('ann_file') == scene_labels and ratio:
+            raise ValueError(f'the labelled scenes ({scene_labels}) have a batch '
+                             f'share ({ratio}): their labels would name the '
+                             f'held-out classes {list(classes)}')
+    set_object_lists(cfg, held_out_files(classes), labelled_share)
+
+
 def plan_of(model_cfg: dict) -> StepPlan:
     """The step plan a ``HybridPretrain`` config dict will run."""
     return StepPlan.build(
@@ -305,12 +339,19 @@ def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
                   pretrain_ann_file: str, warmup_fraction: float = 0.1,
                   data_root: str = 'data/fashion_demo/',
                   base_config: str = PRETRAIN_CONFIG,
-                  label_fraction: float = 1.0) -> List[Config]:
+                  label_fraction: float = 1.0,
+                  held_out_classes: Sequence[int] = ()) -> List[Config]:
     """The pre-training config of each stage of ``method``: ``iters`` batches
     of ``batch_size`` images in all, split evenly over the stages; below a
     ``label_fraction`` of one, the stages that read labels read the label
     budget's object lists (:func:`set_label_budget`, written by
-    :func:`.splits.label_budget_splits`)."""
+    :func:`.splits.label_budget_splits`); with ``held_out_classes``, the
+    object lists that leave those garments unlabelled
+    (:func:`set_held_out_classes`, written by :func:`.splits.held_out_splits`).
+    Label-free stages are the same either way."""
+    if label_fraction < 1 and held_out_classes:
+        raise ValueError('held-out classes at a label budget below one are not '
+                         'supported yet')
     configs = []
     for i, overrides in enumerate(method.stages):
         stage_iters = iters // len(method.stages)
@@ -324,6 +365,9 @@ def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
         set_scene_labels(cfg, pretrain_ann_file, data_root)
         if label_fraction < 1:
             set_label_budget(cfg, label_fraction, method.labelled_share)
+        if held_out_classes:
+            set_held_out_classes(cfg, held_out_classes, method.labelled_share,
+                                 scene_labels=pretrain_ann_file)
         cfg.train_dataloader.batch_size = batch_size
         cfg.train_cfg.max_iters = stage_iters
         cfg.param_scheduler = [

@@ -9,7 +9,8 @@ import numpy as np
 
 from mmhybrid.apis.tool_runs import format_table
 from .methods import ALL_METHODS, METHODS, TUNING, base_of, uses_labels
-from .protocol import METRIC_TITLES, METRICS, SENSITIVITY_METRICS
+from .protocol import HELD_OUT_METRICS, METRIC_TITLES, METRICS, SENSITIVITY_METRICS
+from .splits import GARMENTS
 
 
 def load_records(unit_dir: str) -> List[dict]:
@@ -45,6 +46,23 @@ def label_fraction_of(record: dict) -> float:
     labels."""
     return record.get('label_fraction',
                       record.get('protocol', {}).get('label_fraction', 1.0))
+
+
+def held_out_classes_of(record: dict) -> tuple:
+    """A record's held-out garment classes; records written before the field
+    held none out."""
+    return tuple(record.get('held_out_classes',
+                            record.get('protocol', {}).get('held_out_classes', ())))
+
+
+def present_metrics(records: List[dict]) -> List[str]:
+    """:data:`.protocol.METRICS` as a report of ``records`` shows them: the
+    held-out-class metrics only when a record has one (only a protocol with
+    held-out classes reports them); every other metric always (a record
+    without it shows n/a)."""
+    have = {k for r in records for key in ('metrics', 'val_metrics')
+            for k in r.get(key, {})}
+    return [k for k in METRICS if k not in HELD_OUT_METRICS or k in have]
 
 
 def percent(fraction: float) -> str:
@@ -160,6 +178,8 @@ def write_report(records: List[dict], md_path: str, png_path: str,
     and ``results/ablation.png``."""
     test = summarize(records, 'metrics')
     val = summarize(records, 'val_metrics')
+    metrics = present_metrics(records)
+    held_out = sorted({held_out_classes_of(r) for r in records})
     first = records[0]
     finished = sorted(r['finished'] for r in records)
     protocol = first['protocol']
@@ -177,15 +197,24 @@ def write_report(records: List[dict], md_path: str, png_path: str,
         'per method (same small Swin, same data).  ',
         'Labels: ' + ', '.join(percent(L) for L in sorted(
             {label_fraction_of(r) for r in records})) + ' of the labelled object '
-        'pool (`label_fraction`).', '',
+        'pool (`label_fraction`).' + ('' if held_out == [()] else '  '),
+    ] + ([] if held_out == [()] else [
+        'Garment classes held out of the pre-training labels (their object '
+        'images unlabelled; the probes also report the known and the held-out '
+        'classes apart, each a probe of its own): ' + '; '.join(
+            ', '.join(f'{c} {GARMENTS[c]}' for c in h) or 'none'
+            for h in held_out) + '.']) + [
+        '',
         '## Test split (mean ± std over seeds; higher is better; best in bold)', '',
-        table(test), '',
-        '## Validation split (for choices)', '', table(val), '',
+        table(test, metrics), '',
+        '## Validation split (for choices)', '', table(val, metrics), '',
         '## Sensitivity (method chosen on the validation split, gap on the test '
-        'split)', '', sensitivity(val, test) or 'no random baseline yet',
+        'split)', '', sensitivity(val, test, SENSITIVITY_METRICS + [
+            k for k in ('linear_top1_held_out', ) if k in metrics])
+        or 'no random baseline yet',
         '', '## Tried changes (one at a time against the method before the +; '
         'decided on the validation split)', '',
-        tuning_table(val, test) or 'none run yet', '',
+        tuning_table(val, test, metrics) or 'none run yet', '',
         '## Methods', '',
         format_table([[m, METHODS[m].description] for m in _order(test)],
                      ['method', 'what']), '',
@@ -195,15 +224,17 @@ def write_report(records: List[dict], md_path: str, png_path: str,
     with open(md_path, 'w') as f:
         f.write(text)
     if _order(test):  # a screen folder may hold tried changes only: no bars
-        chart(test, png_path)
+        chart(test, png_path, metrics)
     return text
 
 
-def budget_table(records: List[dict], metrics: Sequence[str] = METRICS,
+def budget_table(records: List[dict], metrics: Optional[Sequence[str]] = None,
                  key: str = 'metrics') -> str:
     """Each method's mean per pre-training budget (images seen), one row per
     (method, budget), from the records of several runs with different
-    ``--pretrain-iters``; methods without pre-training appear once, at 0."""
+    ``--pretrain-iters``; methods without pre-training appear once, at 0.
+    Default ``metrics``: :func:`present_metrics`."""
+    metrics = present_metrics(records) if metrics is None else metrics
     groups = defaultdict(list)
     for r in records:
         groups[(r['method'], r['images_seen'])].append(r)

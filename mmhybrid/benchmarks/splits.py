@@ -20,6 +20,13 @@ from Fashion-MNIST's test set and never appear in pre-training:
   others (for a sampler that gives the labelled ones their own batch share).
   The labelled sets are nested: a smaller budget keeps a subset of a larger
   one's labels.
+- ``objects`` with garment classes held out of the label space
+  (:func:`held_out_splits`, tag e.g. ``heldout-5-6-7-8-9``):
+  ``objects_known_<tag>.json`` lists every object image, those of the held-out
+  garments with ``gt_label: []`` (unlabelled: their image-type labels go
+  too, the label head never meets them); ``objects_known_labelled_<tag>.json``
+  lists only the labelled ones (the known garments, all their labels) and
+  ``objects_known_unlabelled_<tag>.json`` only the others.
 
 Everything is a pure function of the demo build and ``seed``: rebuilt files are
 identical, so every method and seed sees the same splits.
@@ -27,7 +34,7 @@ identical, so every method and seed sees the same splits.
 import json
 import os
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 import numpy as np
 
@@ -143,6 +150,35 @@ def label_budget_files(fraction: float) -> Dict[str, str]:
                 unlabelled=f'{SPLITS_DIR}/objects_unlabelled_{name}.json')
 
 
+def _object_garments(data_root: str, objects: dict) -> np.ndarray:
+    """The garment class of each object entry (an object image names one)."""
+    classes = objects['metainfo']['classes']
+    garments = []
+    for i, entry in enumerate(objects['data_list']):
+        named = [c for c in entry['gt_label'] if classes[c] in GARMENTS]
+        if len(named) != 1:
+            raise ValueError(f'{data_root}/{OBJECTS} entry {i} names {len(named)} '
+                             'garments; an object image holds one')
+        garments.append(named[0])
+    return np.array(garments, dtype=int)
+
+
+def _write_object_lists(data_root: str, objects: dict, kept: set,
+                        files: Dict[str, str]) -> None:
+    """``files['mixed']`` (every entry, those not in ``kept`` unlabelled),
+    ``files['labelled']`` (the ``kept`` ones) and ``files['unlabelled']``."""
+    entries = objects['data_list']
+    mixed = [e if i in kept else dict(e, gt_label=[]) for i, e in enumerate(entries)]
+    os.makedirs(osp.join(data_root, SPLITS_DIR), exist_ok=True)
+    _write(osp.join(data_root, files['mixed']),
+           json.dumps(dict(objects, data_list=mixed)))
+    _write(osp.join(data_root, files['labelled']),
+           json.dumps(dict(objects, data_list=[entries[i] for i in sorted(kept)])))
+    _write(osp.join(data_root, files['unlabelled']),
+           json.dumps(dict(objects, data_list=[
+               e for i, e in enumerate(mixed) if i not in kept])))
+
+
 def label_budget_splits(data_root: str, fraction: float,
                         seed: int = 0) -> Dict[str, str]:
     """Write the object lists of label budget ``fraction`` (module docstring)
@@ -162,16 +198,8 @@ def label_budget_splits(data_root: str, fraction: float,
         raise ValueError(f'a label budget is a fraction in (0, 1), got {fraction}')
     with open(osp.join(data_root, OBJECTS)) as f:
         objects = json.load(f)
-    classes = objects['metainfo']['classes']
     entries = objects['data_list']
-    garments = []
-    for i, entry in enumerate(entries):
-        named = [c for c in entry['gt_label'] if classes[c] in GARMENTS]
-        if len(named) != 1:
-            raise ValueError(f'{data_root}/{OBJECTS} entry {i} names {len(named)} '
-                             'garments; an object image holds one')
-        garments.append(named[0])
-    garments = np.array(garments)
+    garments = _object_garments(data_root, objects)
     rng = np.random.default_rng(seed)
     count = int(round(fraction * len(entries)))
     kept, present = [], np.unique(garments)
@@ -183,14 +211,61 @@ def label_budget_splits(data_root: str, fraction: float,
                              f'{quota} of its {len(order)} images')
         kept.append(order[:quota])
     kept = set(np.concatenate(kept).tolist())
-    mixed = [e if i in kept else dict(e, gt_label=[]) for i, e in enumerate(entries)]
     files = label_budget_files(fraction)
-    os.makedirs(osp.join(data_root, SPLITS_DIR), exist_ok=True)
-    _write(osp.join(data_root, files['mixed']),
-           json.dumps(dict(objects, data_list=mixed)))
-    _write(osp.join(data_root, files['labelled']),
-           json.dumps(dict(objects, data_list=[entries[i] for i in sorted(kept)])))
-    _write(osp.join(data_root, files['unlabelled']),
-           json.dumps(dict(objects, data_list=[
-               e for i, e in enumerate(mixed) if i not in kept])))
+    _write_object_lists(data_root, objects, kept, files)
+    return files
+
+
+def held_out_tag(classes: Sequence[int]) -> str:
+    """Held-out garment classes as the split files name them: ``(5, 6, 7, 8,
+    9)`` -> ``'heldout-5-6-7-8-9'`` (sorted)."""
+    return 'heldout-' + '-'.join(str(int(c)) for c in sorted(classes))
+
+
+def held_out_files(classes: Sequence[int]) -> Dict[str, str]:
+    """The object lists with garment ``classes`` held out of the label space,
+    relative to the data root: ``mixed`` (every object, the held-out garments
+    with ``gt_label: []``), ``labelled`` (the known garments only) and
+    ``unlabelled`` (the held-out ones, ``gt_label: []``); the same keys as
+    :func:`label_budget_files`."""
+    tag = held_out_tag(classes)
+    return dict(mixed=f'{SPLITS_DIR}/objects_known_{tag}.json',
+                labelled=f'{SPLITS_DIR}/objects_known_labelled_{tag}.json',
+                unlabelled=f'{SPLITS_DIR}/objects_known_unlabelled_{tag}.json')
+
+
+def held_out_splits(data_root: str, classes: Sequence[int]) -> Dict[str, str]:
+    """Write the object lists with garment ``classes`` held out of the label
+    space (module docstring) under ``<data_root>/splits/``; return
+    :func:`held_out_files`.
+
+    An object image of a held-out garment keeps its place in the lists with no
+    label at all (its image-type label goes too: the label head never meets
+    the image); the others keep all their labels. A pure function of the demo
+    build and ``classes``.
+
+    Args:
+        data_root (str): The demo world.
+        classes (Sequence[int]): Garment class indices (of the objects'
+            ``metainfo.classes``) to hold out; at least one, not all.
+    """
+    path = osp.join(data_root, OBJECTS)
+    with open(path) as f:
+        objects = json.load(f)
+    names = objects['metainfo']['classes']
+    garment_ids = [i for i, name in enumerate(names) if name in GARMENTS]
+    held = sorted(set(int(c) for c in classes))
+    bad = [c for c in held if c not in garment_ids]
+    if bad:
+        raise ValueError(f'held-out classes {bad} are no garment of {path} (its '
+                         f'garments are the classes {garment_ids})')
+    if len(held) != len(list(classes)):
+        raise ValueError(f'held-out classes {list(classes)} name a class twice')
+    if not 0 < len(held) < len(garment_ids):
+        raise ValueError(f'held-out classes {held}: hold out some of the '
+                         f'{len(garment_ids)} garments of {path}, not none or all')
+    garments = _object_garments(data_root, objects)
+    kept = set(np.flatnonzero(~np.isin(garments, held)).tolist())
+    files = held_out_files(held)
+    _write_object_lists(data_root, objects, kept, files)
     return files

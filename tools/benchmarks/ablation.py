@@ -17,6 +17,9 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
         --results results/label_budget/L10    # the methods that read labels, 10% kept
     python tools/benchmarks/ablation.py --label-budget-report results \
         results/label_budget/L10 results/label_budget/L1  # results/label_budget.md
+    python tools/benchmarks/ablation.py --held-out-classes 5 6 7 8 9 \
+        --evaluations finetune --results results/held_out/screen-5-9 \
+        --methods random mim multilabel   # labels never name garments 5-9
 """
 import argparse
 import dataclasses
@@ -62,6 +65,14 @@ def main():
                         '(0 < L < 1; default all): the methods that read labels '
                         '(the default --methods then), into their own --results; '
                         'the label-free methods\' full-label records serve')
+    parser.add_argument('--held-out-classes', nargs='+', type=int, default=None,
+                        metavar='CLASS',
+                        help='garment classes (0-9) the pre-training labels never '
+                        'name (their object images stay in the pool unlabelled); '
+                        'the probes also report the known and the held-out '
+                        'classes apart. Every method runs (the label-free ones '
+                        'reuse their pre-training, their probes rerun), into '
+                        'its own --results; not with --label-fraction below 1')
     parser.add_argument('--label-budget-report', nargs='+', default=None,
                         metavar='RESULTS',
                         help='only write <--results>/label_budget.md and .png from '
@@ -94,6 +105,17 @@ def main():
             protocol = dataclasses.replace(protocol, label_fraction=args.label_fraction)
             if args.methods == parser.get_default('methods'):
                 args.methods = [m for m in args.methods if uses_labels(METHODS[m])]
+        if args.held_out_classes:
+            if args.results is None:
+                parser.error('--held-out-classes needs its own --results')
+            if protocol.label_fraction < 1:
+                parser.error('--held-out-classes with --label-fraction below 1 is '
+                             'not supported yet')
+            try:
+                protocol = dataclasses.replace(
+                    protocol, held_out_classes=tuple(args.held_out_classes))
+            except ValueError as e:
+                parser.error(str(e))
         if args.evaluations is not None and args.results is None:
             parser.error('--evaluations needs its own --results (its records hold '
                          'only those metrics)')
@@ -107,7 +129,9 @@ def main():
     command = 'python tools/benchmarks/ablation.py' + (' --quick' if args.quick else '') + (
         f' --pretrain-iters {args.pretrain_iters}' if args.pretrain_iters else '') + (
         ' --evaluations ' + ' '.join(args.evaluations) if args.evaluations else '') + (
-        f' --label-fraction {args.label_fraction}' if args.label_fraction else '')
+        f' --label-fraction {args.label_fraction}' if args.label_fraction else '') + (
+        ' --held-out-classes ' + ' '.join(map(str, args.held_out_classes))
+        if args.held_out_classes else '')
     print(write_report(records, osp.join(results, 'ablation.md'),
                        osp.join(results, 'ablation.png'), command))
 
