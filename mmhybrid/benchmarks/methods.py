@@ -174,6 +174,16 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
            'repeatedly, as the label task alone sees them); the unlabelled objects '
            'and scenes share the other third 2 : 1',
            (_label_weight('hybrid-shared-unmasked', 4.0), ), labelled_share=2 / 3),
+    # with the labelled share the label head is trained as at full labels: its
+    # EMA copy is now a teacher worth hearing for the unlabelled objects (the
+    # teacher on the 2 labels a batch of the plain mixed list gained nothing)
+    Method('hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+teacher',
+           'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67 with the label '
+           'teacher (soft targets for the unlabelled images, weight 1, ramped up '
+           'over the first 200 iterations)',
+           (dict(_label_weight('hybrid-shared-unmasked', 4.0),
+                 multilabel=dict(teacher=dict(weight=1.0, ramp_iters=200))), ),
+           labelled_share=2 / 3),
     # issue #28: a cheaper default step at equal transfer. The unmasked pass
     # (label head, query) and the momentum key at half the side cost about a
     # quarter each, FixRes-style; the MIM pass keeps the full view
