@@ -32,6 +32,9 @@ def test_headline_swin_b_builds_with_87m_backbone():
     assert cfg.auto_scale_lr.base_batch_size == 2048
     # on CPU the GPU-only parts are adapted
     assert cfg.optim_wrapper.type == 'OptimWrapper'
+    # one checked Pillow decode per image (results/pipeline_rate.md)
+    load = cfg.train_dataloader.dataset.pipeline[0]
+    assert (load.type, load.imdecode_backend) == ('LoadImageRobust', 'pillow')
 
 
 def test_headline_schedule_trains_in_bf16():
