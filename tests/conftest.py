@@ -1,5 +1,7 @@
 import os
 
+import shutil
+
 import pytest
 import torch
 
@@ -41,3 +43,11 @@ def tiny_demo(tmp_path_factory):
                                             num_objects=20),
                        log=lambda msg: None)
     return out
+
+
+@pytest.fixture
+def demo(tiny_demo, tmp_path):
+    """A writable copy of :func:`tiny_demo` (tests that write splits into it)."""
+    root = tmp_path / 'demo'
+    shutil.copytree(tiny_demo, root)
+    return root

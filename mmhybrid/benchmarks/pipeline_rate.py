@@ -64,7 +64,6 @@ import datetime
 import math
 import os
 import os.path as osp
-import platform
 import random
 import re
 import shlex
@@ -78,6 +77,8 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+
+from .text_table import machine_line, render_table
 
 HEADLINE_CONFIG = 'configs/pretrain/hybrid_swin-b.py'
 DEMO_SOURCE = 'data/fashion_demo/scenes/train'
@@ -362,21 +363,12 @@ def verdict_lines(results: List[dict], gpu_rates: Sequence[float]) -> List[str]:
 
 # -------------------------------------------------------------------- report
 def machine_info() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(ln.split(':', 1)[1].strip() for ln in f
-                       if ln.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
     try:
         allowed = len(os.sched_getaffinity(0))
     except AttributeError:
         allowed = os.cpu_count()
-    return (f'{platform.node()}: {cpu}, {os.cpu_count()} logical cores '
-            f'({allowed} allowed to this process), torch {torch.__version__}, '
-            f'{torch.get_num_threads()} torch threads, OMP_NUM_THREADS='
-            f'{os.environ.get("OMP_NUM_THREADS", "unset")}')
+    return machine_line([f'{allowed} allowed to this process', 'OMP_NUM_THREADS='
+                         f'{os.environ.get("OMP_NUM_THREADS", "unset")}'])
 
 
 def format_table(results: List[dict], gpu_rates: Sequence[float],
@@ -391,14 +383,7 @@ def format_table(results: List[dict], gpu_rates: Sequence[float],
                  '-' if r['cpu_img_s'] is None else f"{r['cpu_img_s']:.1f}"]
                 + [str(r['cores'][g]) if g in r['cores'] else '-'
                    for g in gpu_rates])
-    body = [cells(r) for r in results]
-    if markdown:
-        out = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-        out += ['| ' + ' | '.join(c) + ' |' for c in body]
-        return '\n'.join(out)
-    widths = [max(len(x) for x in col) for col in zip(head, *body)]
-    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(line, widths))
-                     for line in [head] + body)
+    return render_table(head, [cells(r) for r in results], markdown)
 
 
 def write_markdown(path: str, header: List[str], table: str,

@@ -49,7 +49,6 @@ import json
 import logging
 import os
 import os.path as osp
-import platform
 import resource
 import shlex
 import statistics
@@ -69,6 +68,8 @@ from mmpretrain.models.heads import MultiLabelLinearClsHead
 from mmpretrain.registry import MODELS, TRANSFORMS
 from mmpretrain.structures import DataSample
 from torch import nn
+
+from .text_table import machine_line, render_table
 
 DEMO_CONFIG = 'configs/pretrain/hybrid_swin-demo_fashion-64px.py'
 RECIPE = 'recipe-default'  # the config's model as shipped, no overrides
@@ -437,18 +438,8 @@ def memory_in_child(args, name: str) -> dict:
 
 # -------------------------------------------------------------------- report
 def machine_info(device: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(ln.split(':', 1)[1].strip() for ln in f
-                       if ln.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    info = (f'{platform.node()}: {cpu}, {os.cpu_count()} logical cores, '
-            f'torch {torch.__version__}, {torch.get_num_threads()} torch threads')
-    if device.startswith('cuda'):
-        info += f', {torch.cuda.get_device_name()}'
-    return info
+    return machine_line([torch.cuda.get_device_name()]
+                        if device.startswith('cuda') else [])
 
 
 def summarise(times: Dict[str, List[float]], runs: Dict[str, VariantRun],
@@ -517,14 +508,7 @@ def format_table(rows: List[dict], markdown: bool = False) -> str:
                 f(r['step_s'], '.3f'), f"{r['min_s']:.3f}-{r['max_s']:.3f}",
                 f(r['img_s'], '.1f'), f(r['x_simmim'], '.2f'),
                 f(r['peak_mib'], '.0f'), f(r['mem_x_simmim'], '.2f')]
-    body = [cells(r) for r in rows]
-    if markdown:
-        out = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-        out += ['| ' + ' | '.join(c) + ' |' for c in body]
-        return '\n'.join(out)
-    widths = [max(len(x) for x in col) for col in zip(head, *body)]
-    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(line, widths))
-                     for line in [head] + body)
+    return render_table(head, [cells(r) for r in rows], markdown)
 
 
 def write_outputs(rows: List[dict], header: List[str], targets: List[str],

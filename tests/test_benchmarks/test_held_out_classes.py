@@ -43,13 +43,6 @@ def test_the_protocol_field_keeps_earlier_records_dict_and_is_json_able():
         dataclasses.replace(FULL, held_out_classes=(5, 5))
 
 
-@pytest.fixture
-def demo(tiny_demo, tmp_path):
-    root = tmp_path / 'demo'
-    shutil.copytree(tiny_demo, root)
-    return root
-
-
 def test_lists_leave_the_held_out_garments_unlabelled(demo):
     """Same entries in the same order; the held-out garments' images with no
     label at all (image type included), the others as they were; the labelled

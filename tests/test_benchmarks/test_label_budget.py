@@ -28,13 +28,6 @@ def test_full_labels_keep_the_protocol_dict_and_hash_of_earlier_records():
     assert budget == dict(FULL.as_dict(), label_fraction=0.1)
 
 
-@pytest.fixture
-def demo(tiny_demo, tmp_path):
-    root = tmp_path / 'demo'
-    shutil.copytree(tiny_demo, root)
-    return root
-
-
 def test_budget_lists_keep_the_images_and_a_balanced_nested_share_of_labels(demo):
     """Same entries in the same order, labels on a class-balanced share, the
     rest ``gt_label: []`` (unlabelled for the dataset); the labelled list is
