@@ -13,10 +13,12 @@ The measurement runs in ONE process doing one core's worth of work:
 calling thread), optionally pinned to one CPU (``--cpu``). Rows:
 
 ==================================  ===========================================
-``decode LoadImageRobust cv2``      mmhybrid's loader as the configs use it:
+``decode LoadImageRobust cv2``      mmhybrid's loader with OpenCV's pixels:
                                     Pillow decodes the whole file as a check,
                                     then OpenCV decodes the pixels (two decodes)
 ``decode LoadImageRobust pillow``   ``imdecode_backend='pillow'``: one decode
+                                    (the headline config's choice since this
+                                    benchmark measured it)
 ``decode LoadImageFromFile cv2``    mmcv's plain loader (one OpenCV decode, no
                                     check), for reference
 ``views only (pre-decoded)``        the headline pipeline without its loader on
@@ -24,9 +26,10 @@ calling thread), optionally pinned to one CPU (``--cpu``). Rows:
                                     with the 'masked' and 'view1' 192 px views
                                     and the SimMIM mask, ``PackInputs``)
 ``pipeline LoadImageRobust cv2``    the headline ``train_pipeline`` of
-                                    ``configs/pretrain/hybrid_swin-b.py`` as
-                                    shipped
+                                    ``configs/pretrain/hybrid_swin-b.py`` with
+                                    ``imdecode_backend='cv2'``
 ``pipeline LoadImageRobust pillow`` the same with ``imdecode_backend='pillow'``
+                                    (as shipped)
 ``pipeline LoadImageFromFile cv2``  the same with mmcv's loader (no check)
 ==================================  ===========================================
 
@@ -343,12 +346,12 @@ def verdict_lines(results: List[dict], gpu_rates: Sequence[float]) -> List[str]:
     views = by.get('views only (pre-decoded)')
     if cv and pil:
         lines.append(
-            f"{LOADER} imdecode_backend='pillow' vs 'cv2' (as shipped) in the "
+            f"{LOADER} imdecode_backend='pillow' vs 'cv2' (OpenCV pixels) in the "
             f"full pipeline: {pil['img_s'] / cv['img_s']:.2f}x the rate "
             f"({pil['ms_per_img']:.2f} vs {cv['ms_per_img']:.2f} ms/img)")
     if cv and views:
         share = 1 - views['ms_per_img'] / cv['ms_per_img']
-        lines.append(f'loading (read + decode) is {share:.0%} of the shipped '
+        lines.append(f'loading (read + decode) is {share:.0%} of the OpenCV-pixel '
                      f"pipeline's time per image ({views['ms_per_img']:.2f} "
                      'ms/img without it)')
     pipes = [r for r in results if r['kind'] == 'pipeline']
