@@ -94,39 +94,50 @@ def class_subset(features: torch.Tensor, labels: torch.Tensor,
     return features[rows], remap[labels[rows]]
 
 
-def subset_probes(data: Dict[str, Tuple[torch.Tensor, torch.Tensor]],
-                  classes: Sequence[int], suffix: str, seed: int,
-                  linear_epochs: int = 30) -> Dict[str, Dict[str, float]]:
-    """kNN and linear top-1 trained and tested on ``classes`` only.
+def probe_metrics(data: Dict[str, Tuple[torch.Tensor, torch.Tensor]], seed: int,
+                  linear_epochs: int = 30, suffix: str = ''
+                  ) -> Dict[str, Dict[str, float]]:
+    """kNN and linear top-1 of ``data``'s features, the linear probe's learning
+    rate and weight decay chosen on its validation split.
 
     Args:
         data (dict): ``'train'``, ``'val'``, ``'test'`` -> (features, labels),
             as :func:`run_frozen_probes` extracts them.
-        classes (Sequence[int]): The classes of the task.
-        suffix (str): Metric names are ``knn_top1_<suffix>`` and
-            ``linear_top1_<suffix>``, the linear probe's choice
-            ``linear_lr_<suffix>`` and ``linear_weight_decay_<suffix>``.
         seed (int): Seed of the linear probe.
         linear_epochs (int): Its epochs.
+        suffix (str): If given, metric names are ``knn_top1_<suffix>`` and
+            ``linear_top1_<suffix>``, the linear probe's choice
+            ``linear_lr_<suffix>`` and ``linear_weight_decay_<suffix>``.
 
     Returns:
         dict: ``{'val': {...}, 'test': {...}, 'choice': {...}}``.
     """
+    def name(metric):
+        return f'{metric}_{suffix}' if suffix else metric
+
+    (tr, ytr), (va, yva), (te, yte) = data['train'], data['val'], data['test']
+    linear = linear_probe(tr, ytr, va, yva, te, yte, epochs=linear_epochs, seed=seed)
+    return dict(
+        val={name('knn_top1'): knn_top1(tr, ytr, va, yva),
+             name('linear_top1'): linear['val']},
+        test={name('knn_top1'): knn_top1(tr, ytr, te, yte),
+              name('linear_top1'): linear['test']},
+        choice={name('linear_lr'): linear['lr'],
+                name('linear_weight_decay'): linear['weight_decay']})
+
+
+def subset_probes(data: Dict[str, Tuple[torch.Tensor, torch.Tensor]],
+                  classes: Sequence[int], suffix: str, seed: int,
+                  linear_epochs: int = 30) -> Dict[str, Dict[str, float]]:
+    """:func:`probe_metrics` trained and tested on ``classes`` only (a k-way
+    task), metric names suffixed with ``suffix``."""
     sub = {}
     for split, (features, labels) in data.items():
         sub[split] = class_subset(features, labels, classes)
         if not len(sub[split][1]):
             raise ValueError(f'the {split} split of the probes holds no image of the '
                              f'classes {list(classes)}')
-    (tr, ytr), (va, yva), (te, yte) = sub['train'], sub['val'], sub['test']
-    linear = linear_probe(tr, ytr, va, yva, te, yte, epochs=linear_epochs, seed=seed)
-    return dict(
-        val={f'knn_top1_{suffix}': knn_top1(tr, ytr, va, yva),
-             f'linear_top1_{suffix}': linear['val']},
-        test={f'knn_top1_{suffix}': knn_top1(tr, ytr, te, yte),
-              f'linear_top1_{suffix}': linear['test']},
-        choice={f'linear_lr_{suffix}': linear['lr'],
-                f'linear_weight_decay_{suffix}': linear['weight_decay']})
+    return probe_metrics(sub, seed, linear_epochs, suffix)
 
 
 def run_frozen_probes(data_root: str, splits: Dict[str, str], finetune_config: str,
@@ -149,15 +160,10 @@ def run_frozen_probes(data_root: str, splits: Dict[str, str], finetune_config: s
                             ('test', 'cls/meta/test.txt')):
         images, labels = load_cls_split(data_root, list_file, limit)
         data[name] = (extract_features(backbone, images), labels)
-    (tr, ytr), (va, yva), (te, yte) = data['train'], data['val'], data['test']
-    linear = linear_probe(tr, ytr, va, yva, te, yte, epochs=linear_epochs, seed=seed)
-    out = dict(
-        val=dict(knn_top1=knn_top1(tr, ytr, va, yva), linear_top1=linear['val']),
-        test=dict(knn_top1=knn_top1(tr, ytr, te, yte), linear_top1=linear['test']),
-        choice=dict(linear_lr=linear['lr'], linear_weight_decay=linear['weight_decay']))
+    out = probe_metrics(data, seed, linear_epochs)
     if held_out_classes:
         held = sorted(int(c) for c in held_out_classes)
-        present = sorted(set(torch.cat([ytr, yva, yte]).tolist()))
+        present = sorted(set(torch.cat([labels for _, labels in data.values()]).tolist()))
         if not set(held) < set(present):
             raise ValueError(f'held-out classes {held}: the probes\' images are of '
                              f'the classes {present}, and some must stay known')
