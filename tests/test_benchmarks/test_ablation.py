@@ -300,6 +300,23 @@ def test_dense_evaluations_train_heads_on_frozen_features_with_16px_anchors():
     assert evals['finetune'].optim_wrapper.paramwise_cfg.layer_decay_rate == 0.75
 
 
+def test_evaluations_with_no_name_runs_the_probes_alone(tiny_demo, tmp_path):
+    """``--evaluations`` with no evaluation named: the frozen probes only, and
+    the report's command says so."""
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'fashion_demo').symlink_to(tiny_demo)
+    run_ablation(tmp_path, '--evaluations', '--results', 'results/probes',
+                 '--methods', 'random', '--seeds', '0')
+    record = json.loads(
+        (tmp_path / 'results/probes/ablation/random-s0.json').read_text())
+    assert record['evaluations'] == ['probes']
+    assert set(record['metrics']) == {'knn_top1', 'linear_top1'}
+    assert not list((tmp_path / 'work_dirs/ablation-quick/random-s0').glob(
+        'finetune-*'))
+    report = (tmp_path / 'results/probes/ablation.md').read_text()
+    assert 'ablation.py --quick --evaluations`' in report
+
+
 def test_a_screen_runs_only_its_evaluations_and_a_full_run_reuses_them(
         tiny_demo, tmp_path, monkeypatch):
     """``evaluations=['finetune']``: pre-training, probes and fine-tune only, in

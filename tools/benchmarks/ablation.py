@@ -20,6 +20,8 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
     python tools/benchmarks/ablation.py --held-out-classes 5 6 7 8 9 \
         --evaluations finetune --results results/held_out/screen-5-9 \
         --methods random mim multilabel   # labels never name garments 5-9
+    python tools/benchmarks/ablation.py --evaluations --results results/probes \
+        --methods random mim              # the frozen probes alone
 """
 import argparse
 import dataclasses
@@ -54,12 +56,12 @@ def main():
                         help='another pre-training budget (iterations of the '
                         'protocol batch; the default is the protocol\'s): give it '
                         'its own --results and --work-dir')
-    parser.add_argument('--evaluations', nargs='+', default=None,
+    parser.add_argument('--evaluations', nargs='*', default=None,
                         choices=[ev.name for ev in EVALUATIONS],
                         help='downstream evaluations to run (default: all; the '
-                        'frozen probes always run): a screen, whose steps a full '
-                        'run in the same --work-dir reuses; give it its own '
-                        '--results')
+                        'frozen probes always run, alone if none is named): a '
+                        'screen, whose steps a full run in the same --work-dir '
+                        'reuses; give it its own --results')
     parser.add_argument('--label-fraction', type=float, default=None,
                         help='share of the labelled objects that keep their labels '
                         '(0 < L < 1; default all): the methods that read labels '
@@ -128,7 +130,8 @@ def main():
         sys.exit(f'no results under {results}/ablation yet')
     command = 'python tools/benchmarks/ablation.py' + (' --quick' if args.quick else '') + (
         f' --pretrain-iters {args.pretrain_iters}' if args.pretrain_iters else '') + (
-        ' --evaluations ' + ' '.join(args.evaluations) if args.evaluations else '') + (
+        ' '.join(['', '--evaluations', *args.evaluations])
+        if args.evaluations is not None else '') + (
         f' --label-fraction {args.label_fraction}' if args.label_fraction else '') + (
         ' --held-out-classes ' + ' '.join(map(str, args.held_out_classes))
         if args.held_out_classes else '')
