@@ -56,7 +56,7 @@ import subprocess
 import sys
 import time
 from contextlib import nullcontext
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, ConfigDict
@@ -98,6 +98,15 @@ TARGETS = (('hybrid-shared', 'time', 'sum', 0.6),
            ('hybrid-shared', 'time', 'SimMIM', 1.5),
            ('hybrid-shared', 'memory', 'SimMIM', 1.5),
            (RECIPE, 'time', 'SimMIM', 1.5), (RECIPE, 'memory', 'SimMIM', 1.5))
+# the ablation method whose pre-training is each hybrid variant's step on the
+# demo recipe (its kept hybrid: unmasked pass, task weights 1 : 1 : 4), so
+# ``--screen`` can put the transfer a cheaper step costs beside its time
+TRANSFER_TWINS = {
+    RECIPE: 'hybrid-shared-unmasked+label-weight-4',
+    'hybrid-shared-unmasked-half-key':
+    'hybrid-shared-unmasked+label-weight-4+half-res-unmasked-and-key',
+}
+SCREEN_METRICS = ('knn_top1', 'linear_top1', 'ft10pct_top1')
 PRECISIONS = {None: torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 VIEW_ORDER = ('masked', 'view1', 'view2')
 
@@ -495,6 +504,55 @@ def target_lines(rows: List[dict]) -> List[str]:
     return lines
 
 
+def transfer_screen(screen_dir: str, variants: Sequence[str]
+                    ) -> Tuple[str, List[str]]:
+    """The transfer screen of each measured variant with an ablation twin
+    (:data:`TRANSFER_TWINS`), read from the records under ``screen_dir``
+    (``tools/benchmarks/ablation.py --evaluations finetune --results
+    screen_dir``): validation mean ± std over seeds, the change against the
+    recipe's twin and whether it stays within the recipe's seed std (the
+    issue's bar), test means beside.
+
+    Returns:
+        tuple: The table (markdown, with its title) and one verdict line per
+        metric of each variant but the recipe.
+
+    Raises:
+        FileNotFoundError: ``screen_dir`` holds no record of the recipe's twin.
+    """
+    from .report import load_records, summarize
+    records = load_records(osp.join(screen_dir, 'ablation'))
+    val, test = summarize(records, 'val_metrics'), summarize(records)
+    base = TRANSFER_TWINS[RECIPE]
+    if base not in val:
+        raise FileNotFoundError(
+            f'{screen_dir}/ablation holds no record of {base} (the recipe\'s '
+            f'twin): run tools/benchmarks/ablation.py --evaluations finetune '
+            f'--results {screen_dir} --methods {base}')
+    head = ['variant', 'ablation method', 'seeds'] + [
+        f'{m}: val (vs recipe); test' for m in SCREEN_METRICS]
+    rows, verdicts = [], []
+    for variant in variants:
+        method = TRANSFER_TWINS.get(variant)
+        if method not in val:
+            continue
+        cells = [variant, method, str(val[method][SCREEN_METRICS[0]][2])]
+        for m in SCREEN_METRICS:
+            mean, std, _ = val[method][m]
+            delta = mean - val[base][m][0]
+            cells.append(f'{mean:.2f} ± {std:.2f} ({delta:+.2f}); '
+                         f'test {test[method][m][0]:.2f}')
+            if method != base:
+                base_std = val[base][m][1]
+                verdict = ('within' if abs(delta) <= base_std else
+                           'above' if delta > 0 else 'BELOW')
+                verdicts.append(f'{variant}: {m} {delta:+.2f} against the '
+                                f'recipe\'s seed std {base_std:.2f}: {verdict}')
+        rows.append(cells)
+    title = f'transfer screen (demo world, `{screen_dir}`; validation decides):'
+    return title + '\n\n' + render_table(head, rows, markdown=True), verdicts
+
+
 def format_table(rows: List[dict], markdown: bool = False) -> str:
     head = ['variant', 'batch', 'precision', 'device', 'passes on+mom',
             'step s (median)', 'min-max s', 'img/s', 'x SimMIM', 'peak MiB',
@@ -512,7 +570,8 @@ def format_table(rows: List[dict], markdown: bool = False) -> str:
 
 
 def write_outputs(rows: List[dict], header: List[str], targets: List[str],
-                  md_path: Optional[str], csv_path: Optional[str]) -> None:
+                  md_path: Optional[str], csv_path: Optional[str],
+                  transfer: Optional[Tuple[str, List[str]]] = None) -> None:
     if md_path:
         os.makedirs(osp.dirname(md_path) or '.', exist_ok=True)
         with open(md_path, 'a') as f:
@@ -520,6 +579,10 @@ def write_outputs(rows: List[dict], header: List[str], targets: List[str],
             f.writelines(f'- {line}\n' for line in header[1:])
             f.write('\n' + format_table(rows, markdown=True) + '\n\n')
             f.writelines(f'- {line}\n' for line in targets)
+            if transfer:
+                table, verdicts = transfer
+                f.write('\n' + table + '\n\n')
+                f.writelines(f'- {line}\n' for line in verdicts)
     if csv_path:
         os.makedirs(osp.dirname(csv_path) or '.', exist_ok=True)
         new = not osp.exists(csv_path)
@@ -576,6 +639,12 @@ def parse_args(argv: Optional[Sequence[str]] = None):
                         help='append a markdown table with command, date and '
                         'machine here (e.g. results/step_cost.md)')
     parser.add_argument('--csv', default=None, help='append the rows as CSV here')
+    parser.add_argument('--screen', default=None, metavar='RESULTS',
+                        help='put the transfer screen of the variants with an '
+                        'ablation twin (recipe-default, '
+                        'hybrid-shared-unmasked-half-key) beside the table, from '
+                        'the records of `ablation.py --evaluations finetune '
+                        '--results RESULTS` (e.g. results/screen)')
     parser.add_argument('--profile', action='store_true',
                         help='instead of the table: time one step by module '
                         'group (see mmhybrid.benchmarks.step_profile)')
@@ -616,6 +685,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     print(f'step_cost: {args.config} ({model}), batch {args.batch}, {precision}, '
           f'{device}; warm-up {args.warmup}, {args.repeats} repeats x '
           f'{args.steps} step(s), round-robin')
+    # (read first: a missing screen fails before minutes of timing)
+    transfer = transfer_screen(args.screen, args.variants) if args.screen else None
     synth = prepare(cfg, args.batch)
     runs = {name: VariantRun(cfg, name, synth, device, args.amp)
             for name in args.variants}
@@ -644,7 +715,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     print('\n'.join(header[1:]))
     print(format_table(rows))
     print('\n'.join(targets))
-    write_outputs(rows, header, targets, args.out, args.csv)
+    if transfer:
+        print('\n'.join([transfer[0], *transfer[1]]))
+    write_outputs(rows, header, targets, args.out, args.csv, transfer)
 
 
 if __name__ == '__main__':

@@ -220,8 +220,13 @@ def test_parameter_counts_per_group(runs):
 
 
 def test_tool_prints_and_appends_table(tmp_path):
+    missing = run_tool(REPO, '--variants', 'SimMIM', '--screen', str(tmp_path / 'none'))
+    assert missing.returncode != 0 and 'holds no record of' in missing.stderr
+    assert 'img/s' not in missing.stdout  # refused before any timing
+    _screen_record(tmp_path / 'screen', 'hybrid-shared-unmasked+label-weight-4', 0,
+                   (76, 80, 70), (75, 79, 69))
     proc = run_tool(REPO, '--variants', 'hybrid-shared', 'SimMIM', '--batch', '2',
-                    '--repeats', '1', '--warmup', '1',
+                    '--repeats', '1', '--warmup', '1', '--screen', str(tmp_path / 'screen'),
                     '--out', str(tmp_path / 'sc.md'), '--csv', str(tmp_path / 'sc.csv'))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'hybrid-shared / SimMIM step time = ' in proc.stdout
@@ -230,6 +235,7 @@ def test_tool_prints_and_appends_table(tmp_path):
     assert '- machine: ' in md and 'load average' in md
     assert '| hybrid-shared | 2 | fp32 | cpu | 1+1 |' in md
     assert '| SimMIM | 2 | fp32 | cpu | 1+0 |' in md
+    assert f'transfer screen (demo world, `{tmp_path / "screen"}`' in md
     rows = list(csv.DictReader(open(tmp_path / 'sc.csv')))
     assert [r['variant'] for r in rows] == ['hybrid-shared', 'SimMIM']
     # measured in each child, not inherited from the parent that forked it: the
@@ -255,3 +261,44 @@ def test_profile_appends_to_out_with_its_command(tmp_path):
     assert 'command: `python tools/benchmarks/step_cost.py --profile' in md
     assert 'backbone (online): forward' in md and 'hybrid-shared' in md
     assert md.count('```') == 2
+
+
+def _screen_record(results, method, seed, val, test):
+    import json
+    path = results / 'ablation' / f'{method}-s{seed}.json'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = ('knn_top1', 'linear_top1', 'ft10pct_top1')
+    path.write_text(json.dumps(dict(
+        method=method, seed=seed, wall_s=dict(pretrain=60.),
+        val_metrics=dict(zip(names, val)), metrics=dict(zip(names, test)))))
+
+
+def test_transfer_screen_sets_each_twin_against_the_recipe_std(tmp_path):
+    from mmhybrid.benchmarks.step_cost import TRANSFER_TWINS, transfer_screen
+    with pytest.raises(FileNotFoundError, match='holds no record of '
+                       'hybrid-shared-unmasked\\+label-weight-4'):
+        transfer_screen(str(tmp_path), [RECIPE])
+    recipe = TRANSFER_TWINS[RECIPE]
+    half = TRANSFER_TWINS['hybrid-shared-unmasked-half-key']
+    # recipe: kNN 76 +- 1, linear 80 +- 1, fine-tune 70 +- 1 (validation)
+    for seed, d in enumerate((-1, 0, 1)):
+        _screen_record(tmp_path, recipe, seed, (76 + d, 80 + d, 70 + d), (75, 79, 69))
+    # the cheaper step: kNN 1.5 below (beyond the std), linear 0.5 below
+    # (within), fine-tune 2 above
+    for seed, d in enumerate((-0.5, 0, 0.5)):
+        _screen_record(tmp_path, half, seed, (74.5 + d, 79.5 + d, 72 + d),
+                       (73, 78, 71))
+    table, verdicts = transfer_screen(
+        str(tmp_path), [RECIPE, 'hybrid-shared-unmasked-half-key', 'SimMIM'])
+    assert f'| {RECIPE} | {recipe} | 3 | 76.00 ± 1.00 (+0.00); test 75.00 |' in table
+    assert ('| hybrid-shared-unmasked-half-key | ' + half + ' | 3 | 74.50 ± 0.50 '
+            '(-1.50); test 73.00 | 79.50 ± 0.50 (-0.50); test 78.00 | 72.00 ± 0.50 '
+            '(+2.00); test 71.00 |') in table
+    assert 'SimMIM' not in table
+    assert verdicts == [
+        "hybrid-shared-unmasked-half-key: knn_top1 -1.50 against the recipe's seed "
+        'std 1.00: BELOW',
+        "hybrid-shared-unmasked-half-key: linear_top1 -0.50 against the recipe's "
+        'seed std 1.00: within',
+        "hybrid-shared-unmasked-half-key: ft10pct_top1 +2.00 against the recipe's "
+        'seed std 1.00: above']
