@@ -61,7 +61,7 @@ def label_head_map(config: str, checkpoint: str, ann_file: str, data_prefix: str
             images.append(img[:, :, ::-1].transpose(2, 0, 1))
         x = (torch.from_numpy(np.stack(images)).float() - mean) / std
         with torch.no_grad():
-            logits.append(model.cls_head(model.cls_neck(model.extract_feat(x))))
+            logits.append(model.cls_head(model.cls_neck(model.extract_feat(x)[-1:])))
     scores = torch.cat(logits).sigmoid()
     targets = multilabel_targets([d['gt_label'] for d in entries], scores.shape[1])
     return label_map(scores, targets, groups)

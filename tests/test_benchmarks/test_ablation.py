@@ -195,6 +195,14 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
     assert cfg.model.multilabel.teacher == dict(weight=1.0, ramp_iters=200)
     assert cfg.model.multilabel.head.type == 'PartialMultiLabelLinearClsHead'
     assert cfg.model.loss_balancer.weights.multilabel == 4.0
+    # MIM on the third stage: a decoder sized for the recipe's stage 3
+    cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+mim-stage-3'],
+                         10, 4, 0, 'x.json')
+    backbone = cfg.model.backbone
+    assert backbone.type == 'HybridSimMIMSwinTransformer'
+    assert tuple(backbone.out_indices) == (2, 3)
+    assert cfg.model.mim.neck.in_channels == backbone.arch['embed_dims'] * 4
+    assert cfg.model.mim.neck.encoder_stride == 16
 
     def record(method, seed, value):
         metrics = {k: value for k in METRICS}

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.dist import all_reduce, is_distributed
 from mmengine.logging import MessageHub, print_log
+from mmpretrain.models.selfsup import SimMIMSwinTransformer
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.models.utils import CosineEMA
 from mmpretrain.registry import MODELS
@@ -90,6 +91,12 @@ class HybridPretrain(BaseSelfSupervisor):
       a ``gt_label`` contribute to the self-supervised terms only.
 
     The backbone must accept ``backbone(x, mask)`` (``SimMIMSwinTransformer``).
+    The contrastive and label tasks read its last output; MIM reads its first.
+    With one ``out_indices`` (the default) they are the same stage; with two
+    (e.g. ``(2, 3)``) MIM's decoder reads the earlier stage and its gradient
+    stops there (Layer Grafted Pre-training: MIM shapes the lower layers, the
+    other tasks the upper ones), a decoder sized for that stage
+    (``in_channels``, ``encoder_stride``).
 
     Views and step plan: the pipeline (:class:`HybridViews`) packs named views,
     ``'masked'`` (a weak crop, with ``data_sample.mask``), ``'view1'`` and
@@ -238,8 +245,22 @@ class HybridPretrain(BaseSelfSupervisor):
                              f'keys no view ({self.plan.describe()})')
         self.unmasked_scale = unmasked_scale
         self.key_scale = key_scale
+        out_indices = tuple(getattr(self.backbone, 'out_indices', ()))
+        if len(out_indices) > 2 or (len(out_indices) == 2 and mim is None):
+            raise ValueError(
+                f'backbone out_indices {out_indices}: the contrastive and label '
+                'tasks read the last output and only MIM may read an earlier '
+                'one, so give one index, or two with the mim task')
         scales = ''.join(f', {n} {v:g}' for n, v in (
             ('unmasked passes at', unmasked_scale), ('keys at', key_scale)) if v != 1)
+        if len(out_indices) == 2:
+            if type(self.backbone) is SimMIMSwinTransformer:
+                raise ValueError(
+                    'backbone out_indices with two stages needs '
+                    "type='HybridSimMIMSwinTransformer': mmpretrain's "
+                    'SimMIMSwinTransformer returns an earlier stage of the masked '
+                    'pass after its patch merging, which its norm does not fit')
+            scales += f', MIM reads backbone stage {out_indices[0] + 1}'
         print_log(f'HybridPretrain step plan: {self.plan.describe()}{scales}',
                   logger='current')
 
@@ -315,14 +336,14 @@ class HybridPretrain(BaseSelfSupervisor):
         return self.backbone(inputs, mask=None)
 
     def _query(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-        return self.con_neck(feats)[0]
+        return self.con_neck(feats[-1:])[0]
 
     @torch.no_grad()
     def _key(self, view: torch.Tensor) -> torch.Tensor:
         # (backbone, projector) of the momentum encoder; the backbone is called
         # with mask=None explicitly since SimMIMSwinTransformer requires it.
         backbone, projector = self.momentum_encoder.module
-        return projector(backbone(view, None))[0]
+        return projector(backbone(view, None)[-1:])[0]
 
     # ----------------------------------------------------------------- loss
     def _update_momentum_encoder(self) -> None:
@@ -342,7 +363,8 @@ class HybridPretrain(BaseSelfSupervisor):
     def _teacher_score(self, view: torch.Tensor) -> torch.Tensor:
         """The label teacher's logits: the momentum encoder's backbone over
         ``view`` without the mask, then the EMA label path."""
-        return self.label_teacher.module(self.momentum_encoder.module[0](view, None))
+        return self.label_teacher.module(
+            self.momentum_encoder.module[0](view, None)[-1:])
 
     def teacher_weight(self) -> float:
         """The teacher term's weight at the current iteration (MessageHub
@@ -418,7 +440,7 @@ class HybridPretrain(BaseSelfSupervisor):
         if plan.labels is not None:
             # before the momentum update, so nonfinite='skip' can check it there
             losses['multilabel'] = self.cls_head.loss(
-                self.cls_neck(feats[plan.labels]), data_samples)['loss']
+                self.cls_neck(feats[plan.labels][-1:]), data_samples)['loss']
         if plan.queries:
             queries = [(self._query(feats[p]), key) for p, key in plan.queries]
             # MoCo v3 order: online passes, momentum update, then the keys
@@ -437,7 +459,7 @@ class HybridPretrain(BaseSelfSupervisor):
         if plan.teacher is not None and 'teacher' not in losses:
             cfg = self.teacher_cfg
             losses['teacher'] = self.cls_head.teacher_loss(
-                self.cls_neck(feats[plan.teacher]),
+                self.cls_neck(feats[plan.teacher][-1:]),
                 self._teacher_score(views[TEACHER_VIEW]), data_samples,
                 mode=cfg['mode'], threshold=cfg['threshold'])
         return {term: losses[term] for term in self.terms}
@@ -543,7 +565,7 @@ class HybridPretrain(BaseSelfSupervisor):
         if isinstance(inputs, list):
             inputs = inputs[0]
         return self.cls_head.predict(
-            self.cls_neck(self.extract_feat(inputs)), data_samples)
+            self.cls_neck(self.extract_feat(inputs)[-1:]), data_samples)
 
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
         if mode == 'predict':

@@ -1,13 +1,14 @@
 """SimMIM's Swin with switches for fused window attention and torch.compile."""
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
+from mmpretrain.models.backbones import SwinTransformer
 from mmpretrain.models.selfsup import SimMIMSwinTransformer
 from mmpretrain.registry import MODELS
 
 from ..utils.fused_window_attention import fuse_window_attention
 
-# torch.compile'd SimMIMSwinTransformer.forward per set of compile options. The
+# torch.compile'd HybridSimMIMSwinTransformer.features per set of compile options. The
 # compiled function is the class's, not an instance's: it takes the module as
 # its first argument, so a deepcopy (the momentum encoder) runs its own
 # weights through it (a bound method compiled at build time would be copied
@@ -16,11 +17,12 @@ _COMPILED = {}
 
 
 def compiled_forward(options: dict):
-    """``torch.compile(SimMIMSwinTransformer.forward, **options)``, built once
-    per set of options."""
+    """``torch.compile(HybridSimMIMSwinTransformer.features, **options)``,
+    built once per set of options."""
     key = repr(sorted(options.items()))
     if key not in _COMPILED:
-        _COMPILED[key] = torch.compile(SimMIMSwinTransformer.forward, **options)
+        _COMPILED[key] = torch.compile(HybridSimMIMSwinTransformer.features,
+                                       **options)
     return _COMPILED[key]
 
 
@@ -29,6 +31,12 @@ class HybridSimMIMSwinTransformer(SimMIMSwinTransformer):
     """mmpretrain's ``SimMIMSwinTransformer`` (same arguments, weights and
     ``state_dict``) whose window attention can run through
     ``F.scaled_dot_product_attention`` and whose forward can be compiled.
+
+    Its masked pass returns every stage of ``out_indices`` as the unmasked
+    pass does (before the stage's patch merging, unless
+    ``out_after_downsample``); mmpretrain's masked pass returns an earlier
+    stage after its patch merging, which its ``norm<i>`` does not fit. With
+    the default ``out_indices=(3, )`` the two agree.
 
     Example::
 
@@ -74,7 +82,32 @@ class HybridSimMIMSwinTransformer(SimMIMSwinTransformer):
             None if compile is False or compile is None
             else dict(dict(dynamic=False), **compile))
 
+    def features(self, x: torch.Tensor, mask: Optional[torch.Tensor]
+                 ) -> Tuple[torch.Tensor, ...]:
+        """The stages of ``out_indices`` of ``x`` with the masked patches
+        replaced by the mask token (``mask`` None: of ``x`` as it is)."""
+        if mask is None:
+            return SwinTransformer.forward(self, x)
+        x, hw_shape = self.patch_embed(x)
+        B, L, _ = x.shape
+        mask_token = self.mask_token.expand(B, L, -1)
+        w = mask.flatten(1).unsqueeze(-1).type_as(mask_token)
+        x = x * (1. - w) + mask_token * w
+        if self.use_abs_pos_embed:
+            x = x + self.absolute_pos_embed
+        x = self.drop_after_pos(x)
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x, hw_shape = stage(x, hw_shape, do_downsample=self.out_after_downsample)
+            if i in self.out_indices:
+                out = getattr(self, f'norm{i}')(x)
+                outs.append(out.view(-1, *hw_shape, out.shape[-1]).permute(
+                    0, 3, 1, 2).contiguous())
+            if stage.downsample is not None and not self.out_after_downsample:
+                x, hw_shape = stage.downsample(x, hw_shape)
+        return tuple(outs)
+
     def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor]):
         if self.compile_options is None:
-            return super().forward(x, mask)
+            return self.features(x, mask)
         return compiled_forward(self.compile_options)(self, x, mask)
