@@ -105,11 +105,14 @@ def tuning_table(val, test, metrics: Sequence[str] = METRICS) -> Optional[str]:
         base = base_of(m)
         row = [m, TUNING[m].description, str(val[m][metrics[0]][2]), base]
         for k in metrics:
-            if k not in val[m] or k not in val.get(base, {}):
+            if k not in val[m]:
                 row.append('n/a')
                 continue
-            delta = val[m][k][0] - val[base][k][0]
-            row.append(f'{val[m][k][0]:.2f} ({delta:+.2f}); test {test[m][k][0]:.2f}')
+            # (a base without records here, e.g. a variant screened at a label
+            # budget alone, still shows the variant's own numbers)
+            delta = (f'{val[m][k][0] - val[base][k][0]:+.2f}'
+                     if k in val.get(base, {}) else 'no base record')
+            row.append(f'{val[m][k][0]:.2f} ({delta}); test {test[m][k][0]:.2f}')
         rows.append(row)
     return format_table(rows, ['variant', 'change', 'seeds', 'vs'] + [
         f'{METRIC_TITLES[k]}: val (vs base); test' for k in metrics])

@@ -220,6 +220,10 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
     assert '| hybrid-shared+bce ' in tried and '64.00 (+3.00); test 64.00' in tried
     # each change is judged against its own base
     assert '69.00 (-1.00); test 69.00' in tried
+    # a variant whose base has no record here still shows its own numbers
+    alone = [r for r in records if r['method'] != 'hybrid-shared-unmasked']
+    tried = tuning_table(summarize(alone, 'val_metrics'), summarize(alone))
+    assert '69.00 (no base record); test 69.00' in tried
 
 
 def test_budget_report_rows_per_method_and_budget(tmp_path):
