@@ -308,10 +308,20 @@ def _budget_order(methods) -> List[str]:
     return known + sorted(m for m in methods if m not in known)
 
 
+def _reads_no_labels(method: str) -> bool:
+    return method in ALL_METHODS and not uses_labels(ALL_METHODS[method])
+
+
 def budget_metric_table(summaries: Dict[float, dict], metric: str) -> Optional[str]:
     """One metric, method x label budget: mean ± std over seeds (the best
     per budget in bold), the seeds per budget; a method that reads no labels
-    is marked ``*``."""
+    is marked ``*``. A budget at which no method that reads labels was
+    measured on the metric gets no column (the label-free rows would only
+    repeat L = 100% and win it by default); a line under the table names it."""
+    measured = [L for L, s in summaries.items()
+                if any(metric in s[m] and not _reads_no_labels(m) for m in s)]
+    unmeasured = [L for L in summaries if L not in measured]
+    summaries = {L: summaries[L] for L in measured}
     methods = _budget_order({m for s in summaries.values() for m in s
                              if metric in s[m]})
     if not methods:
@@ -321,7 +331,7 @@ def budget_metric_table(summaries: Dict[float, dict], metric: str) -> Optional[s
             for L, s in summaries.items()}
     rows = []
     for m in methods:
-        free = m in ALL_METHODS and not uses_labels(ALL_METHODS[m])
+        free = _reads_no_labels(m)
         cells = [stat_cell(summaries[L][m][metric],
                            summaries[L][m][metric][0] == best[L])
                  if metric in summaries[L].get(m, {}) else 'n/a' for L in fractions]
@@ -329,8 +339,13 @@ def budget_metric_table(summaries: Dict[float, dict], metric: str) -> Optional[s
                            if metric in summaries[L].get(m, {}) else '0'
                            for L in fractions)
         rows.append([m + (' *' if free else ''), seeds] + cells)
-    return format_table(rows, ['method', 'seeds'] + [
+    table = format_table(rows, ['method', 'seeds'] + [
         f'L = {percent(L)}' for L in fractions])
+    if unmeasured:
+        table += ('\n\nNot measured at ' + ', '.join(f'L = {percent(L)}' for L in
+                                                  unmeasured)
+                  + ' for the methods that read labels.')
+    return table
 
 
 def budget_chart(summaries: Dict[float, dict], path: str,

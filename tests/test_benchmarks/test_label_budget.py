@@ -164,10 +164,11 @@ def test_a_budget_unit_trains_on_its_labelled_objects_and_names_its_budget(
     assert all(np.isfinite(v) for v in record['metrics'].values())
 
 
-def write_record(tmp_path, results, method, seed, value, fraction=None):
+def write_record(tmp_path, results, method, seed, value, fraction=None,
+                 metrics=METRICS):
     unit_dir = tmp_path / results / 'ablation'
     unit_dir.mkdir(parents=True, exist_ok=True)
-    metrics = {k: value for k in METRICS}
+    metrics = {k: value for k in metrics}
     record = dict(method=method, seed=seed, metrics=metrics, val_metrics=metrics,
                   wall_s=dict(pretrain=60.), machine='test',
                   protocol={} if fraction is None else dict(label_fraction=fraction))
@@ -216,6 +217,27 @@ def test_label_budget_report_method_by_budget(tmp_path):
     with pytest.raises(ValueError, match='more than one'):
         write_label_budget_report(dirs + [str(tmp_path / 'again')],
                                   str(tmp_path / 'x.md'), str(tmp_path / 'x.png'), 'c')
+
+
+def test_a_budget_where_no_label_reader_was_measured_gets_no_column(tmp_path):
+    """The screens at L = 10% skip the dense evaluations: the box AP table
+    shows L = 100% only (random's full-label record must not win L = 10% by
+    default) and says what was not measured; kNN keeps both budgets."""
+    from mmhybrid.benchmarks.report import write_label_budget_report
+    for seed in (0, 1):
+        write_record(tmp_path, 'full', 'random', seed, 70. + seed)
+        write_record(tmp_path, 'full', 'multilabel', seed, 75. + seed)
+        write_record(tmp_path, 'L10', 'multilabel', seed, 72. + seed, fraction=0.1,
+                     metrics=('knn_top1', 'linear_top1', 'ft10pct_top1'))
+    text = write_label_budget_report(
+        [str(tmp_path / 'full'), str(tmp_path / 'L10')], str(tmp_path / 'lb.md'),
+        str(tmp_path / 'lb.png'), 'cmd').split('## Validation split')[0]
+    box = text.split('### Mask R-CNN box AP (frozen)')[1].split('###')[0]
+    assert [c.strip() for c in box.strip().splitlines()[0].split('|')[1:-1]] == [
+        'method', 'seeds', 'L = 100%']
+    assert 'Not measured at L = 10% for the methods that read labels.' in box
+    knn = text.split('### kNN top-1 (frozen)')[1].split('###')[0]
+    assert 'L = 10%' in knn.splitlines()[2] and 'Not measured' not in knn
 
 
 def test_the_teacher_variant_builds_and_trains_on_every_object_at_a_budget():
