@@ -361,11 +361,13 @@ def budget_chart(summaries: Dict[float, dict], path: str,
     rows = -(-len(metrics) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows + 1),
                              squeeze=False)
-    colors = plt.get_cmap('tab10')(np.arange(len(methods)) % 10)
+    # one colour and marker per method: tab10 repeats after ten methods
+    colors = plt.get_cmap('tab20')(np.arange(len(methods)) % 20)
+    markers = 'osD^vPX<>*'
     for ax in axes.flat[len(metrics):]:
         ax.set_visible(False)
     for ax, k in zip(axes.flat, metrics):
-        for m, color in zip(methods, colors):
+        for i, (m, color) in enumerate(zip(methods, colors)):
             stats = [summaries[L].get(m, {}).get(k) for L in fractions]
             xs = [100 * L for L, st in zip(fractions, stats) if st]
             if not xs:
@@ -373,7 +375,8 @@ def budget_chart(summaries: Dict[float, dict], path: str,
             free = m in ALL_METHODS and not uses_labels(ALL_METHODS[m])
             ax.errorbar(xs, [st[0] for st in stats if st],
                         yerr=[np.nan_to_num(st[1]) for st in stats if st],
-                        color=color, marker='o', capsize=3, label=m,
+                        color=color, marker=markers[i % len(markers)],
+                        capsize=3, label=m,
                         linestyle='--' if free else '-')
         ax.set_xscale('log')
         ax.set_xticks([100 * L for L in fractions])
