@@ -226,18 +226,23 @@ def test_a_budget_where_no_label_reader_was_measured_gets_no_column(tmp_path):
     from mmhybrid.benchmarks.report import write_label_budget_report
     for seed in (0, 1):
         write_record(tmp_path, 'full', 'random', seed, 70. + seed)
+        write_record(tmp_path, 'full', 'mim', seed, 71. + seed)  # serves every L
         write_record(tmp_path, 'full', 'multilabel', seed, 75. + seed)
         write_record(tmp_path, 'L10', 'multilabel', seed, 72. + seed, fraction=0.1,
                      metrics=('knn_top1', 'linear_top1', 'ft10pct_top1'))
-    text = write_label_budget_report(
+    report = write_label_budget_report(
         [str(tmp_path / 'full'), str(tmp_path / 'L10')], str(tmp_path / 'lb.md'),
-        str(tmp_path / 'lb.png'), 'cmd').split('## Validation split')[0]
+        str(tmp_path / 'lb.png'), 'cmd')
+    text = report.split('## Validation split')[0]
     box = text.split('### Mask R-CNN box AP (frozen)')[1].split('###')[0]
     assert [c.strip() for c in box.strip().splitlines()[0].split('|')[1:-1]] == [
         'method', 'seeds', 'L = 100%']
     assert 'Not measured at L = 10% for the methods that read labels.' in box
     knn = text.split('### kNN top-1 (frozen)')[1].split('###')[0]
     assert 'L = 10%' in knn.splitlines()[2] and 'Not measured' not in knn
+    sens = report.split('## Sensitivity per L')[1].split('### L = 10%')
+    assert '| Mask R-CNN box AP' in sens[0] and 'Mask R-CNN' not in sens[1]
+    assert '| linear top-1' in sens[1]
 
 
 def test_the_teacher_variant_builds_and_trains_on_every_object_at_a_budget():
