@@ -275,6 +275,16 @@ def write_budget_report(result_dirs: Sequence[str], md_path: str,
     return text
 
 
+def _reads_no_labels(method: str) -> bool:
+    return method in ALL_METHODS and not uses_labels(ALL_METHODS[method])
+
+
+def _label_readers_measured(summary: dict, metric: str) -> bool:
+    """Whether a method that reads labels has ``metric`` in one budget's
+    summary: if none has, the label-free rows would only repeat L = 100%."""
+    return any(metric in summary[m] and not _reads_no_labels(m) for m in summary)
+
+
 def label_budget_records(result_dirs: Sequence[str]) -> Dict[float, List[dict]]:
     """Label budget -> its records, from the ``--results`` of ablation runs
     at several ``--label-fraction``. A method that reads no labels
@@ -294,8 +304,7 @@ def label_budget_records(result_dirs: Sequence[str]) -> Dict[float, List[dict]]:
             raise ValueError(f'{key[0]} seed {key[1]} at label fraction {key[2]} '
                              f'is in more than one of {list(result_dirs)}')
         seen.add(key)
-    label_free = {r['method'] for r in records if r['method'] in ALL_METHODS
-                  and not uses_labels(ALL_METHODS[r['method']])}
+    label_free = {r['method'] for r in records if _reads_no_labels(r['method'])}
     fractions = sorted({label_fraction_of(r) for r in records}, reverse=True)
     return {L: [r for r in records if (label_fraction_of(r) == 1.0 if r['method']
                                        in label_free else label_fraction_of(r) == L)]
@@ -308,18 +317,13 @@ def _budget_order(methods) -> List[str]:
     return known + sorted(m for m in methods if m not in known)
 
 
-def _reads_no_labels(method: str) -> bool:
-    return method in ALL_METHODS and not uses_labels(ALL_METHODS[method])
-
-
 def budget_metric_table(summaries: Dict[float, dict], metric: str) -> Optional[str]:
     """One metric, method x label budget: mean ± std over seeds (the best
     per budget in bold), the seeds per budget; a method that reads no labels
     is marked ``*``. A budget at which no method that reads labels was
     measured on the metric gets no column (the label-free rows would only
     repeat L = 100% and win it by default); a line under the table names it."""
-    measured = [L for L, s in summaries.items()
-                if any(metric in s[m] and not _reads_no_labels(m) for m in s)]
+    measured = [L for L, s in summaries.items() if _label_readers_measured(s, metric)]
     unmeasured = [L for L in summaries if L not in measured]
     summaries = {L: summaries[L] for L in measured}
     methods = _budget_order({m for s in summaries.values() for m in s
@@ -372,7 +376,7 @@ def budget_chart(summaries: Dict[float, dict], path: str,
             xs = [100 * L for L, st in zip(fractions, stats) if st]
             if not xs:
                 continue
-            free = m in ALL_METHODS and not uses_labels(ALL_METHODS[m])
+            free = _reads_no_labels(m)
             ax.errorbar(xs, [st[0] for st in stats if st],
                         yerr=[np.nan_to_num(st[1]) for st in stats if st],
                         color=color, marker=markers[i % len(markers)],
@@ -424,10 +428,8 @@ def write_label_budget_report(result_dirs: Sequence[str], md_path: str,
     lines += ['## Sensitivity per L (method chosen on the validation split, gap '
               'on the test split)', '']
     for L in by_budget:
-        # as in the tables: a metric no method that reads labels has at L is
-        # left out (the label-free rows would repeat L = 100%)
-        measured = [k for k in SENSITIVITY_METRICS if any(
-            k in test[L][m] and not _reads_no_labels(m) for m in test[L])]
+        measured = [k for k in SENSITIVITY_METRICS
+                    if _label_readers_measured(test[L], k)]
         lines += [f'### L = {percent(L)}', '',
                   sensitivity(val[L], test[L], measured) or 'no random baseline',
                   '']
