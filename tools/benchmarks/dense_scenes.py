@@ -106,6 +106,11 @@ UNITS = {
                    _scenes_at(96, 'seg')),
     'seg-v2-600': ('seg', 'scenes_v2, 600 iterations', 'scenes_v2', 600, ''),
     'seg-v2-lr3e-3': ('seg', 'scenes_v2, lr 3e-3', 'scenes_v2', 300, LR_3E3),
+    # learning curves (validated every 500 iterations by dense_curve_gpu.sh)
+    'seg-v2-3k': ('seg', 'scenes_v2, 3000 iterations', 'scenes_v2', 3000, ''),
+    'seg-v2-3k-lr3e-4': ('seg', 'scenes_v2, 3000 iterations, lr 3e-4',
+                         'scenes_v2', 3000,
+                         'optim_wrapper = dict(optimizer=dict(lr=3e-4))\n'),
 }
 
 
