@@ -52,7 +52,7 @@ from mmengine.config import Config
 from mmhybrid.apis.tool_runs import latest_checkpoint, run_tool
 from .frozen_probe import run_frozen_probes
 from .methods import ALL_METHODS, PRETRAIN_CONFIG, Method, stage_configs, uses_labels
-from .protocol import EVALUATIONS, FINETUNE_CONFIG, Evaluation, Protocol
+from .protocol import FINETUNE_CONFIG, Evaluation, Protocol, evaluations_for
 from .splits import held_out_splits, label_budget_splits, make_splits
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -105,11 +105,12 @@ class AblationRun:
                  log: Callable[[str], None] = print,
                  evaluations: Optional[Sequence[str]] = None) -> None:
         self.protocol = protocol
-        known = [ev.name for ev in EVALUATIONS]
+        every = evaluations_for(protocol.dense_scenes)
+        known = [ev.name for ev in every]
         unknown = sorted(set(evaluations or ()) - set(known))
         if unknown:
             raise ValueError(f'unknown evaluations {unknown}; known: {known}')
-        self.evaluations = [ev for ev in EVALUATIONS
+        self.evaluations = [ev for ev in every
                             if evaluations is None or ev.name in evaluations]
         self.results_dir = results_dir
         self.unit_results = osp.join(results_dir, 'ablation')
@@ -121,6 +122,14 @@ class AblationRun:
             raise FileNotFoundError(
                 f'{data_root} holds no demo world (build_info.json); build it with '
                 f'tools/dataset_converters/build_fashion_demo.py --out {data_root}')
+        dense = {'detection', 'segmentation'} & {ev.name for ev in self.evaluations}
+        scenes = osp.join(data_root, f'scenes_{protocol.dense_scenes}')
+        if protocol.dense_scenes and dense and not osp.isdir(scenes):
+            raise FileNotFoundError(
+                f'{scenes} is missing: the dense protocol {protocol.dense_scenes!r} '
+                f'trains {" and ".join(sorted(dense))} on it; build it with '
+                f'tools/dataset_converters/build_fashion_demo.py --out {data_root} '
+                f'--dense-scenes {protocol.dense_scenes}')
         self.splits = make_splits(data_root)
         if protocol.label_fraction < 1:
             label_budget_splits(data_root, protocol.label_fraction)

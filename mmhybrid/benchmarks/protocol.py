@@ -54,6 +54,31 @@ EVALUATIONS = [
     Evaluation('segmentation', SEGMENTATION_CONFIG, {'seg_miou': 'mIoU'}),
 ]
 
+# the dense protocol v2 (issue 26): the same frozen-backbone heads on the dense
+# scene set scenes_v2/ (built by `build_fashion_demo.py --dense-scenes v2`), whose
+# own val / test splits the heads are chosen and tested on
+DETECTION_CONFIG_V2 = DEMO + 'mask-rcnn_swin-demo-hybrid-frozen_fpn_1xb8-1k_fashion-scenes-v2-64px.py'
+SEGMENTATION_CONFIG_V2 = DEMO + 'upernet_swin-demo-hybrid-frozen_1xb16-1k_fashion-scenes-v2-64px.py'
+#: ``Protocol.dense_scenes`` -> (detection config, segmentation config); '' is the
+#: protocol of results/ablation.md (scenes/, what the pre-training reads)
+DENSE_CONFIGS = {
+    '': (DETECTION_CONFIG, SEGMENTATION_CONFIG),
+    'v2': (DETECTION_CONFIG_V2, SEGMENTATION_CONFIG_V2),
+}
+
+
+def evaluations_for(dense_scenes: str = '') -> List[Evaluation]:
+    """:data:`EVALUATIONS` with the detection and segmentation configs of the
+    dense scene set ``dense_scenes`` (a key of :data:`DENSE_CONFIGS`)."""
+    if dense_scenes not in DENSE_CONFIGS:
+        raise ValueError(f'unknown dense scene set {dense_scenes!r}; known: '
+                         f'{sorted(DENSE_CONFIGS)}')
+    det, seg = DENSE_CONFIGS[dense_scenes]
+    configs = dict(detection=det, segmentation=seg)
+    return [Evaluation(ev.name, configs.get(ev.name, ev.config), ev.metrics,
+                       ev.options, ev.scale) for ev in EVALUATIONS]
+
+
 # the frozen probes on the known / the held-out garment classes apart, each a
 # probe trained and tested on those classes' images only; only a protocol with
 # ``held_out_classes`` reports them (older records and other runs lack them)
@@ -101,6 +126,10 @@ class Protocol:
             change (``methods.stage_configs``), and the frozen probes also
             report :data:`HELD_OUT_METRICS`. Kept sorted; empty: all classes
             labelled. Not combined with ``label_fraction`` below one.
+        dense_scenes (str): The scene set the detection and segmentation
+            evaluations train and test on (:data:`DENSE_CONFIGS`): '' the
+            pre-training's scenes/, 'v2' scenes_v2/ (the data root must hold
+            it). The pre-training and the probes do not change.
     """
     pretrain_iters: int = 1000
     pretrain_batch: int = 32
@@ -109,10 +138,11 @@ class Protocol:
     eval_options: Dict[str, List[str]] = field(default_factory=dict)
     label_fraction: float = 1.0
     held_out_classes: Tuple[int, ...] = ()
+    dense_scenes: str = ''
 
     #: Fields added after the first records were written: :meth:`as_dict`
     #: leaves each out while it holds its default.
-    LATER_FIELDS = ('label_fraction', 'held_out_classes')
+    LATER_FIELDS = ('label_fraction', 'held_out_classes', 'dense_scenes')
 
     def __post_init__(self):
         classes = tuple(sorted(int(c) for c in self.held_out_classes))
@@ -123,6 +153,9 @@ class Protocol:
             raise ValueError('held_out_classes with a label_fraction below one is not '
                              'supported yet: run the held-out classes at full labels')
         object.__setattr__(self, 'held_out_classes', classes)
+        if self.dense_scenes not in DENSE_CONFIGS:
+            raise ValueError(f'unknown dense scene set {self.dense_scenes!r}; '
+                             f'known: {sorted(DENSE_CONFIGS)}')
 
     @property
     def images_seen(self) -> int:

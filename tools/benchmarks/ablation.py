@@ -20,6 +20,8 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
     python tools/benchmarks/ablation.py --held-out-classes 5 6 7 8 9 \
         --evaluations finetune --results results/held_out/screen-5-9 \
         --methods random mim multilabel   # labels never name garments 5-9
+    python tools/benchmarks/ablation.py --dense-scenes v2 --evaluations detection \
+        segmentation --results results/dense_v2  # the dense protocol v2 (scenes_v2/)
     python tools/benchmarks/ablation.py --evaluations --results results/probes \
         --methods random mim              # the frozen probes alone
 """
@@ -75,6 +77,12 @@ def main():
                         'classes apart. Every method runs (the label-free ones '
                         'reuse their pre-training, their probes rerun), into '
                         'its own --results; not with --label-fraction below 1')
+    parser.add_argument('--dense-scenes', default=None, choices=['v2'],
+                        help='train and test the detection and segmentation '
+                        'heads on this dense scene set (scenes_<name>/ of --data: '
+                        'build_fashion_demo.py --dense-scenes v2) instead of the '
+                        'pre-training\'s scenes/; pre-training and probes are '
+                        'reused from --work-dir; give it its own --results')
     parser.add_argument('--label-budget-report', nargs='+', default=None,
                         metavar='RESULTS',
                         help='only write <--results>/label_budget.md and .png from '
@@ -118,6 +126,10 @@ def main():
                     protocol, held_out_classes=tuple(args.held_out_classes))
             except ValueError as e:
                 parser.error(str(e))
+        if args.dense_scenes:
+            if args.results is None:
+                parser.error('--dense-scenes needs its own --results')
+            protocol = dataclasses.replace(protocol, dense_scenes=args.dense_scenes)
         if args.evaluations is not None and args.results is None:
             parser.error('--evaluations needs its own --results (its records hold '
                          'only those metrics)')
@@ -134,7 +146,8 @@ def main():
         if args.evaluations is not None else '') + (
         f' --label-fraction {args.label_fraction}' if args.label_fraction else '') + (
         ' --held-out-classes ' + ' '.join(map(str, args.held_out_classes))
-        if args.held_out_classes else '')
+        if args.held_out_classes else '') + (
+        f' --dense-scenes {args.dense_scenes}' if args.dense_scenes else '')
     print(write_report(records, osp.join(results, 'ablation.md'),
                        osp.join(results, 'ablation.png'), command))
 

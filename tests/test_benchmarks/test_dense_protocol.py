@@ -1,0 +1,103 @@
+"""The dense protocol v2 (issue #26; ``ablation.py --dense-scenes v2``): the
+detection and segmentation evaluations move to scenes_v2/ with the backbone
+frozen, the pre-training and the probes stay the same steps (reused from the
+work directory), older protocols keep their records' hashes, and a data root
+without the scene set is refused with the command that builds it."""
+import dataclasses
+import json
+import os
+
+import pytest
+from mmengine.config import Config
+
+from mmhybrid.benchmarks.protocol import (DENSE_CONFIGS, EVALUATIONS, FULL, QUICK,
+                                          Protocol, evaluations_for)
+from mmhybrid.datasets.fashion_demo import (DENSE_SCENE_STYLES, DemoParams,
+                                            build_fashion_demo)
+
+from .test_ablation import REPO, run_ablation
+
+
+def test_v2_moves_only_the_dense_evaluations_to_scenes_v2():
+    v1, v2 = evaluations_for(''), evaluations_for('v2')
+    assert v1 == EVALUATIONS
+    assert [ev.name for ev in v2] == [ev.name for ev in v1]
+    for old, new in zip(v1, v2):
+        assert (new.metrics, new.options, new.scale) == (old.metrics, old.options,
+                                                         old.scale)
+        assert (new.config == old.config) == (old.name == 'finetune'), old.name
+    for ev in v2[1:]:
+        cfg = Config.fromfile(str(REPO / ev.config))
+        assert cfg.model.backbone.frozen_stages == 4, ev.name
+        assert cfg.train_cfg.max_iters == 1000, ev.name
+        assert cfg.param_scheduler[-1].end == 1000, ev.name
+        for loader, split in (('train', 'train'), ('val', 'val'), ('test', 'test')):
+            text = str(cfg[f'{loader}_dataloader'].dataset)
+            assert f'scenes_v2/{split}' in text and 'splits/' not in text, (
+                ev.name, loader)
+    with pytest.raises(ValueError, match="unknown dense scene set 'v3'"):
+        evaluations_for('v3')
+
+
+def test_protocol_field_keeps_older_hashes_and_checks_its_value():
+    assert 'dense_scenes' not in FULL.as_dict()  # records before it keep their hash
+    v2 = dataclasses.replace(FULL, dense_scenes='v2')
+    assert v2.as_dict()['dense_scenes'] == 'v2'
+    assert set(DENSE_CONFIGS) == {'', 'v2'}
+    with pytest.raises(ValueError, match='unknown dense scene set'):
+        Protocol(dense_scenes='busy')
+
+
+def test_a_data_root_without_the_scene_set_is_refused(tiny_demo, tmp_path):
+    from mmhybrid.benchmarks.ablation import AblationRun
+    v2 = dataclasses.replace(QUICK, dense_scenes='v2')
+    with pytest.raises(FileNotFoundError) as error:
+        AblationRun(v2, str(tmp_path / 'r'), str(tmp_path / 'w'), str(tiny_demo))
+    message = str(error.value)
+    assert f'{tiny_demo}/scenes_v2 is missing' in message
+    assert '--dense-scenes v2' in message and 'build_fashion_demo.py' in message
+    # the probes alone read no scenes: nothing to refuse
+    AblationRun(v2, str(tmp_path / 'r'), str(tmp_path / 'w'), str(tiny_demo),
+                evaluations=[])
+
+
+@pytest.fixture(scope='module')
+def demo_with_v2(tmp_path_factory):
+    tiny = dataclasses.replace(DENSE_SCENE_STYLES['v2'], num_train=8, num_val=3,
+                               num_test=3)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(DENSE_SCENE_STYLES, 'v2', tiny)
+        root = tmp_path_factory.mktemp('dense_protocol') / 'fashion_demo'
+        build_fashion_demo(str(root), DemoParams(
+            num_train=48, num_val=8, num_unlabelled=16, num_cls_train=60,
+            num_cls_test=20, num_objects=20, dense_scenes='v2'), log=lambda m: None)
+    return root
+
+
+def test_quick_v2_run_reuses_pretraining_and_trains_heads_on_scenes_v2(
+        demo_with_v2, tmp_path):
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'fashion_demo').symlink_to(demo_with_v2)
+    run_ablation(tmp_path, '--methods', 'mim', '--seeds', '0', '--evaluations',
+                 'finetune', '--results', 'results/screen')
+    out = run_ablation(tmp_path, '--methods', 'mim', '--seeds', '0', '--dense-scenes',
+                       'v2', '--evaluations', 'detection', 'segmentation',
+                       '--results', 'results/dense_v2')
+    assert 'pre-training stage' not in out  # the screen's pre-training serves
+    screen = json.loads((tmp_path / 'results/screen/ablation/mim-s0.json').read_text())
+    record = json.loads(
+        (tmp_path / 'results/dense_v2/ablation/mim-s0.json').read_text())
+    assert record['pretrain_hash'] == screen['pretrain_hash']
+    assert record['protocol']['dense_scenes'] == 'v2'
+    assert 'dense_scenes' not in screen['protocol']
+    assert {'det_box_ap', 'det_mask_ap', 'seg_miou'} <= set(record['metrics'])
+    unit = tmp_path / 'work_dirs/ablation-quick/mim-s0'
+    for name in ('detection', 'segmentation'):
+        [eval_dir] = unit.glob(f'{name}-*')
+        dumped = next(eval_dir.glob('*/vis_data/config.py'), None) or next(
+            eval_dir.rglob('*.py'))
+        text = dumped.read_text()
+        assert 'scenes_v2/train' in text and 'scenes_v2/test' in text, name
+        assert 'frozen_stages=4' in text, name
+    report = (tmp_path / 'results/dense_v2/ablation.md').read_text()
+    assert '--dense-scenes v2' in report
