@@ -1,13 +1,16 @@
 """The demo: pre-train on the Fashion-MNIST scenes, then linear probe, fine-tune,
 Mask R-CNN and UperNet from the same checkpoint; prints the result table.
 
-    python tools/run_demo.py [--work-dir work_dirs/demo] [--dense {short,benchmark}]
+    python tools/run_demo.py [--work-dir work_dirs/demo] [--dense {short,benchmark,v2}]
 
 ``--dense short`` (the default, ``make demo``: about 13 minutes on 2 CPU cores)
 fine-tunes Mask R-CNN and UperNet for a few dozen iterations, enough to show the
 checkpoint loading and what the models draw; ``--dense benchmark`` runs the
 benchmark's frozen-backbone dense evaluations instead (about 10 minutes more),
-whose numbers measure the backbones.
+whose numbers measure the backbones. ``--dense v2`` trains the dense protocol v2's
+frozen-backbone heads (``ablation.py --dense-scenes v2``) on scenes_v2/ for 300
+iterations; the data root must hold scenes_v2/ (``build_fashion_demo.py
+--dense-scenes v2``).
 """
 import argparse
 import os

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ..benchmarks.frozen_probe import run_frozen_probes
-from ..benchmarks.protocol import (DEMO, DETECTION_CONFIG, FINETUNE_CONFIG,
-                                   SEGMENTATION_CONFIG)
+from ..benchmarks.protocol import (DEMO, DETECTION_CONFIG, DETECTION_CONFIG_V2,
+                                   FINETUNE_CONFIG, SEGMENTATION_CONFIG,
+                                   SEGMENTATION_CONFIG_V2)
 from ..benchmarks.splits import make_splits
 from .progress import DemoProgress
 from .tool_runs import (ToolRun, format_table, last_value, latest_checkpoint,
@@ -109,8 +110,23 @@ BENCHMARK_DENSE = [
     DownstreamTask('UperNet, frozen backbone (scenes)', SEGMENTATION_CONFIG,
                    SEGMENTATION_METRICS),
 ]
+#: Iterations of the ``--dense v2`` heads (the benchmark's dense protocol v2 trains
+#: them 1000).
+V2_DEMO_ITERS = 300
+#: ``--dense v2``: the dense protocol v2's frozen-backbone heads
+#: (``ablation.py --dense-scenes v2``: scenes_v2/, 1-2 large garments a scene) on
+#: a shorter schedule; the data root must hold scenes_v2/
+#: (``build_fashion_demo.py --dense-scenes v2``, as ``make demo`` builds it).
+V2_DENSE = [
+    DownstreamTask('Mask R-CNN, frozen backbone (scenes_v2)', DETECTION_CONFIG_V2,
+                   DETECTION_METRICS, scale=100.,
+                   options=_iterations(V2_DEMO_ITERS, 'step')),
+    DownstreamTask('UperNet, frozen backbone (scenes_v2)', SEGMENTATION_CONFIG_V2,
+                   SEGMENTATION_METRICS, options=_iterations(V2_DEMO_ITERS, 'poly')),
+]
 #: The downstream stages of each ``--dense`` mode.
-DENSE_MODES = {'short': DOWNSTREAM, 'benchmark': DOWNSTREAM[:1] + BENCHMARK_DENSE}
+DENSE_MODES = {'short': DOWNSTREAM, 'benchmark': DOWNSTREAM[:1] + BENCHMARK_DENSE,
+               'v2': DOWNSTREAM[:1] + V2_DENSE}
 
 # Seconds each stage took in the README's measured demos (2 CPU cores; the
 # frozen-backbone stages from ``make demo DENSE=benchmark``; a training task's
@@ -124,6 +140,10 @@ EXPECTED_SECONDS = {
     'UperNet, fine-tuned (scenes)': 61,
     'Mask R-CNN, frozen backbone (scenes)': 359,
     'UperNet, frozen backbone (scenes)': 371,
+    # not yet measured in a whole demo: a third of the benchmark's 1000-iteration
+    # runs (results/dense_v2/), both backbones at once
+    'Mask R-CNN, frozen backbone (scenes_v2)': 130,
+    'UperNet, frozen backbone (scenes_v2)': 110,
 }
 PICTURES = ('losses.png', 'probe.png', 'reconstructions.png', 'detections.png',
             'segmentations.png')
@@ -149,6 +169,13 @@ def run_demo(data_root: str, work_dir: str, pretrain_options: Sequence[str] = ()
                          'with tools/dataset_converters/build_fashion_demo.py')
     if not osp.isfile(osp.join(data_root, 'build_info.json')):
         raise FileNotFoundError(f'{data_root} holds no demo build (build_info.json)')
+    for task in tasks:
+        if task.config in (DETECTION_CONFIG_V2, SEGMENTATION_CONFIG_V2) and \
+                not osp.isdir(osp.join(data_root, 'scenes_v2')):
+            raise FileNotFoundError(
+                f'{task.name} reads {osp.join(data_root, "scenes_v2")}, which is '
+                'missing: build it with tools/dataset_converters/build_fashion_demo.py '
+                f'--out {data_root} --dense-scenes v2')
     os.makedirs(work_dir, exist_ok=True)
     splits = make_splits(data_root)
     stages = [(n, EXPECTED_SECONDS[n]) for n in ('pre-training', 'backbone export')]

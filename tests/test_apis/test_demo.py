@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 
 import pytest
@@ -114,3 +115,49 @@ def test_dense_benchmark_mode_runs_the_benchmarks_frozen_evaluations(demo_cwd):
         assert 'frozen' in base
         log = (demo_cwd / f'work_dirs/demo/{base}.log').read_text()
         assert 'initialised from work_dirs/demo/backbone.pth' in log, base
+
+
+def test_dense_v2_mode_trains_the_v2_protocols_heads_on_scenes_v2(
+        tiny_demo_v2, tmp_path, monkeypatch):
+    from mmhybrid.benchmarks.protocol import evaluations_for
+    v2 = {e.name: e for e in evaluations_for('v2')}
+    finetune, detection, segmentation = demo.DENSE_MODES['v2']
+    assert finetune == demo.DOWNSTREAM[0]
+    assert detection.config == v2['detection'].config
+    assert segmentation.config == v2['segmentation'].config
+    assert f'train_cfg.max_iters={demo.V2_DEMO_ITERS}' in detection.options
+    assert f'param_scheduler.1.end={demo.V2_DEMO_ITERS}' in segmentation.options
+    for task in (detection, segmentation):
+        assert task.name in demo.EXPECTED_SECONDS
+
+    (tmp_path / 'data').mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+    monkeypatch.setenv('OMP_NUM_THREADS', '2')
+    tasks = [dataclasses.replace(t, options=TINY['iterations'] + LOADERS)
+             for t in (detection, segmentation)]
+    # a world without scenes_v2 is refused before anything trains
+    shutil.copytree(tiny_demo_v2, tmp_path / 'data' / 'fashion_demo',
+                    ignore=shutil.ignore_patterns('scenes_v2'))
+    with pytest.raises(FileNotFoundError, match='--dense-scenes v2'):
+        demo.run_demo('data/fashion_demo', 'work_dirs/demo', TINY_PRETRAIN,
+                      tasks=tasks, log=lambda _: None, stream=io.StringIO())
+    assert not (tmp_path / 'work_dirs/demo/pretrain').exists()
+    shutil.rmtree(tmp_path / 'data' / 'fashion_demo')
+    (tmp_path / 'data' / 'fashion_demo').symlink_to(tiny_demo_v2)
+
+    text = demo.run_demo('data/fashion_demo', 'work_dirs/demo', TINY_PRETRAIN,
+                         python=sys.executable, log=lambda _: None, stream=io.StringIO(),
+                         tasks=tasks, probe_limit=20)
+    rows = {tuple(c.strip() for c in line.split('|')[1:3]) for line in text.splitlines()
+            if 'scenes_v2' in line and ('AP' in line or 'mIoU' in line)}
+    assert rows == {('Mask R-CNN, frozen backbone (scenes_v2)', 'box AP'),
+                    ('Mask R-CNN, frozen backbone (scenes_v2)', 'mask AP'),
+                    ('UperNet, frozen backbone (scenes_v2)', 'mIoU')}
+    for task in tasks:
+        base = os.path.splitext(os.path.basename(task.config))[0]
+        log = (tmp_path / f'work_dirs/demo/{base}.log').read_text()
+        assert 'initialised from work_dirs/demo/backbone.pth' in log, base
+        assert 'scenes_v2/test' in log, base
+    for picture in ('detections.png', 'segmentations.png'):
+        assert (tmp_path / 'work_dirs/demo' / picture).stat().st_size > 1000

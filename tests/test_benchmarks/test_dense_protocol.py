@@ -12,8 +12,6 @@ from mmengine.config import Config
 
 from mmhybrid.benchmarks.protocol import (DENSE_CONFIGS, EVALUATIONS, FULL, QUICK,
                                           Protocol, evaluations_for)
-from mmhybrid.datasets.fashion_demo import (DENSE_SCENE_STYLES, DemoParams,
-                                            build_fashion_demo)
 
 from .test_ablation import REPO, run_ablation
 
@@ -61,23 +59,10 @@ def test_a_data_root_without_the_scene_set_is_refused(tiny_demo, tmp_path):
                 evaluations=[])
 
 
-@pytest.fixture(scope='module')
-def demo_with_v2(tmp_path_factory):
-    tiny = dataclasses.replace(DENSE_SCENE_STYLES['v2'], num_train=8, num_val=3,
-                               num_test=3)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(DENSE_SCENE_STYLES, 'v2', tiny)
-        root = tmp_path_factory.mktemp('dense_protocol') / 'fashion_demo'
-        build_fashion_demo(str(root), DemoParams(
-            num_train=48, num_val=8, num_unlabelled=16, num_cls_train=60,
-            num_cls_test=20, num_objects=20, dense_scenes='v2'), log=lambda m: None)
-    return root
-
-
 def test_quick_v2_run_reuses_pretraining_and_trains_heads_on_scenes_v2(
-        demo_with_v2, tmp_path):
+        tiny_demo_v2, tmp_path):
     (tmp_path / 'data').mkdir()
-    (tmp_path / 'data' / 'fashion_demo').symlink_to(demo_with_v2)
+    (tmp_path / 'data' / 'fashion_demo').symlink_to(tiny_demo_v2)
     run_ablation(tmp_path, '--methods', 'mim', '--seeds', '0', '--evaluations',
                  'finetune', '--results', 'results/screen')
     out = run_ablation(tmp_path, '--methods', 'mim', '--seeds', '0', '--dense-scenes',
