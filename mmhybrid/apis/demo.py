@@ -4,11 +4,12 @@ beside a randomly initialised backbone of the same architecture.
 The pre-training is the demo config as packaged: the benchmark's chosen recipe at
 the benchmark's budget (1000 iterations of 32). The classification evaluations are
 the benchmark's (``mmhybrid.benchmarks.protocol``: frozen kNN / linear probes,
-10%-label fine-tuning) on shorter schedules. Mask R-CNN and UperNet use the
-benchmark's data, pipelines and splits but fine-tune the backbone
+10%-label fine-tuning) on shorter schedules. Mask R-CNN and UperNet are, by
+default (``DENSE_MODES['v2']``), the dense protocol v2's heads on the frozen
+backbone on scenes_v2/ for 300 iterations (``V2_DENSE``); ``DENSE_MODES['short']``
+keeps the earlier walk-through that fine-tunes the backbone
 (``DEMO_DETECTION_CONFIG``, ``DEMO_SEGMENTATION_CONFIG``) for a few dozen
-iterations: they show the checkpoint loading into mmdet / mmseg and what the
-models draw, not a measurement (see ``DOWNSTREAM``). Each training step runs one
+iterations, not a measurement (see ``DOWNSTREAM``). Each training step runs one
 of the repository's own tools (``tools/train.py --final-metrics``,
 ``tools/model_converters/extract_backbone.py``) as a subprocess, exactly as a
 user would; the probes run in-process. The two backbones of a downstream training
@@ -140,10 +141,9 @@ EXPECTED_SECONDS = {
     'UperNet, fine-tuned (scenes)': 61,
     'Mask R-CNN, frozen backbone (scenes)': 359,
     'UperNet, frozen backbone (scenes)': 371,
-    # not yet measured in a whole demo: a third of the benchmark's 1000-iteration
-    # runs (results/dense_v2/), both backbones at once
-    'Mask R-CNN, frozen backbone (scenes_v2)': 130,
-    'UperNet, frozen backbone (scenes_v2)': 110,
+    # `python tools/run_demo.py --dense v2`, 2026-12-04
+    'Mask R-CNN, frozen backbone (scenes_v2)': 82,
+    'UperNet, frozen backbone (scenes_v2)': 128,
 }
 PICTURES = ('losses.png', 'probe.png', 'reconstructions.png', 'detections.png',
             'segmentations.png')
