@@ -14,7 +14,7 @@ holds its default: :attr:`Protocol.LATER_FIELDS`):
   (:data:`HELD_OUT_METRICS`): does the backbone generalise beyond its labels?
   Not combined with a label budget for now.
 """
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
 
 DEMO = 'configs/benchmarks/demo/'
@@ -67,16 +67,19 @@ DENSE_CONFIGS = {
 }
 
 
-def evaluations_for(dense_scenes: str = '') -> List[Evaluation]:
-    """:data:`EVALUATIONS` with the detection and segmentation configs of the
-    dense scene set ``dense_scenes`` (a key of :data:`DENSE_CONFIGS`)."""
+def _check_dense_scenes(dense_scenes: str) -> None:
     if dense_scenes not in DENSE_CONFIGS:
         raise ValueError(f'unknown dense scene set {dense_scenes!r}; known: '
                          f'{sorted(DENSE_CONFIGS)}')
+
+
+def evaluations_for(dense_scenes: str = '') -> List[Evaluation]:
+    """:data:`EVALUATIONS` with the detection and segmentation configs of the
+    dense scene set ``dense_scenes`` (a key of :data:`DENSE_CONFIGS`)."""
+    _check_dense_scenes(dense_scenes)
     det, seg = DENSE_CONFIGS[dense_scenes]
     configs = dict(detection=det, segmentation=seg)
-    return [Evaluation(ev.name, configs.get(ev.name, ev.config), ev.metrics,
-                       ev.options, ev.scale) for ev in EVALUATIONS]
+    return [replace(ev, config=configs.get(ev.name, ev.config)) for ev in EVALUATIONS]
 
 
 # the frozen probes on the known / the held-out garment classes apart, each a
@@ -153,9 +156,7 @@ class Protocol:
             raise ValueError('held_out_classes with a label_fraction below one is not '
                              'supported yet: run the held-out classes at full labels')
         object.__setattr__(self, 'held_out_classes', classes)
-        if self.dense_scenes not in DENSE_CONFIGS:
-            raise ValueError(f'unknown dense scene set {self.dense_scenes!r}; '
-                             f'known: {sorted(DENSE_CONFIGS)}')
+        _check_dense_scenes(self.dense_scenes)
 
     @property
     def images_seen(self) -> int:
