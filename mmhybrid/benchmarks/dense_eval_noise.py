@@ -1,0 +1,160 @@
+"""How much of a dense metric's spread over seeds is the evaluation split's own
+noise (issue #26).
+
+A benchmark's dense gap must beat 3x the larger std over seeds. That std holds the
+pre-training's spread, the head training's and the test split's sampling noise; only
+the last shrinks with a larger split. This module measures the last one for one
+trained model: it runs the model over the split once (mmdet's / mmseg's own test
+pipeline and metric), then recomputes the metric on random halves of the images.
+
+Split-half estimate: the two halves of a random partition are disjoint samples of
+n/2 images, so ``var(m_A - m_B) = 2 var(m_half)``; a metric that averages over
+images has ``var(m_full) = var(m_half) / 2``, hence
+``std(m_full) = std(m_A - m_B) / 2``. COCO AP and mIoU are ratios of sums rather
+than means, so this is the usual approximation, not an identity.
+"""
+import json
+import os.path as osp
+import tempfile
+from typing import Callable, Dict, List, Sequence
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.evaluator import Evaluator
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+
+from mmhybrid.engine import adapt_cfg_for_cpu
+from mmhybrid.utils.checkpoint_loading import safe_mmengine_checkpoints
+
+
+def split_half_std(metric_of: Callable[[np.ndarray], float], num_items: int,
+                   num_splits: int = 50, seed: int = 0) -> Dict[str, float]:
+    """The std of ``metric_of(all items)`` due to which items were sampled.
+
+    Args:
+        metric_of: The metric of a subset, given as an array of item indices.
+        num_items: Items in the full split.
+        num_splits: Random partitions into two halves.
+        seed: Seed of the partitions.
+
+    Returns:
+        dict: ``full`` (the metric on every item), ``std`` (the split-half
+        estimate for the full split) and ``num_splits``.
+    """
+    if num_items < 2:
+        raise ValueError(f'a split-half estimate needs >= 2 items, got {num_items}')
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(num_splits):
+        order = rng.permutation(num_items)
+        half = num_items // 2
+        diffs.append(metric_of(order[:half]) - metric_of(order[half:2 * half]))
+    return dict(full=float(metric_of(np.arange(num_items))),
+                std=float(np.std(diffs, ddof=1) / 2), num_splits=num_splits)
+
+
+def miou_of(per_image: Sequence[Sequence[torch.Tensor]]) -> Callable:
+    """mIoU of a subset of images, from mmseg ``IoUMetric``'s per-image
+    (intersect, union, pred, label) areas, as ``IoUMetric`` computes it: per-class
+    IoU of the summed areas, classes with no union left out, in %."""
+    intersect = torch.stack([r[0] for r in per_image]).double().numpy()
+    union = torch.stack([r[1] for r in per_image]).double().numpy()
+
+    def metric_of(indices: np.ndarray) -> float:
+        u = union[indices].sum(0)
+        with np.errstate(invalid='ignore', divide='ignore'):
+            iou = intersect[indices].sum(0) / u
+        return float(np.nanmean(np.where(u > 0, iou, np.nan)) * 100)
+    return metric_of
+
+
+def coco_ap_of(ann_file: str, result_file: str, iou_type: str) -> tuple:
+    """(metric_of, num_images): COCO AP (IoU .50:.95, all areas, in %) of the
+    detections in ``result_file`` on a subset of ``ann_file``'s images."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    import contextlib
+    import io
+    with open(result_file) as f:
+        detections = json.load(f)
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(ann_file)
+        # pycocotools cannot load an empty result list: no detection, AP 0
+        dt = gt.loadRes(detections) if detections else None
+    image_ids = np.asarray(sorted(gt.getImgIds()))
+
+    def metric_of(indices: np.ndarray) -> float:
+        if dt is None:
+            return 0.
+        evaluator = COCOeval(gt, dt, iou_type)
+        evaluator.params.imgIds = image_ids[indices].tolist()
+        with contextlib.redirect_stdout(io.StringIO()):
+            evaluator.evaluate()
+            evaluator.accumulate()
+            evaluator.summarize()
+        return float(evaluator.stats[0] * 100)
+    return metric_of, len(image_ids)
+
+
+def _run_split(config: str, checkpoint: str, split: str, metric_cfg: dict):
+    """Run the config's model with ``checkpoint`` over its ``split`` dataloader
+    ('val' or 'test') and feed ``metric_cfg`` (built in the config's scope)."""
+    cfg = Config.fromfile(config)
+    cfg.work_dir = tempfile.mkdtemp(prefix='dense_eval_noise-')
+    cfg.load_from = checkpoint
+    # the heads' weights come from the checkpoint; the backbone's init_cfg must not
+    # download or read a pre-training file at build time
+    cfg.model.backbone.init_cfg = None
+    cfg = adapt_cfg_for_cpu(cfg)
+    scope = cfg.get('default_scope')
+    with DefaultScope.overwrite_default_scope(scope):
+        runner = Runner.from_cfg(cfg)
+        registry = {'mmdet': 'mmdet.registry', 'mmseg': 'mmseg.registry'}[scope]
+        metrics_registry = __import__(registry, fromlist=['METRICS']).METRICS
+        metric = metrics_registry.build(metric_cfg)
+        loader = runner.build_dataloader(cfg[f'{split}_dataloader'])
+        metric.dataset_meta = loader.dataset.metainfo
+        evaluator = Evaluator(metric)  # hands the metric dicts, as in a test loop
+        with safe_mmengine_checkpoints():
+            runner.load_checkpoint(checkpoint)
+        model = runner.model.eval()
+        with torch.no_grad():
+            for batch in loader:
+                evaluator.process(model.test_step(batch), batch)
+    return cfg, metric
+
+
+def detection_noise(config: str, checkpoint: str, split: str = 'test',
+                    num_splits: int = 50) -> Dict[str, dict]:
+    """Box and mask AP (%) of a trained Mask R-CNN config on ``split``, each with
+    its split-half std (:func:`split_half_std`) and ``reported``, mmdet
+    ``CocoMetric``'s own value (rounded as mmdet rounds it)."""
+    cfg = Config.fromfile(config)
+    evaluator = cfg[f'{split}_evaluator'].to_dict()
+    prefix = osp.join(tempfile.mkdtemp(prefix='dense_eval_noise-'), 'results')
+    evaluator.update(outfile_prefix=prefix, format_only=False)
+    _, metric = _run_split(config, checkpoint, split, evaluator)
+    # mmdet's own numbers; writes <prefix>.bbox.json and <prefix>.segm.json
+    reported = metric.compute_metrics(metric.results)
+    out = {}
+    for name, iou_type in (('box_ap', 'bbox'), ('mask_ap', 'segm')):
+        metric_of, num = coco_ap_of(evaluator['ann_file'], f'{prefix}.{iou_type}.json',
+                                    iou_type)
+        out[name] = dict(split_half_std(metric_of, num, num_splits), num_images=num,
+                         reported=float(reported.get(f'{iou_type}_mAP', 0.)) * 100)
+    return out
+
+
+def segmentation_noise(config: str, checkpoint: str, split: str = 'test',
+                       num_splits: int = 200) -> Dict[str, dict]:
+    """mIoU (%) of a trained UperNet config on ``split`` with its split-half std
+    and ``reported``, mmseg ``IoUMetric``'s own value."""
+    cfg = Config.fromfile(config)
+    _, metric = _run_split(config, checkpoint, split, cfg[f'{split}_evaluator'].to_dict())
+    per_image: List = list(metric.results)
+    reported = float(metric.compute_metrics(per_image)['mIoU'])  # mmseg's own
+    return dict(miou=dict(split_half_std(miou_of(per_image), len(per_image),
+                                         num_splits), num_images=len(per_image),
+                          reported=reported))
