@@ -16,6 +16,7 @@ than means, so this is the usual approximation, not an identity.
 import json
 import os.path as osp
 import tempfile
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence
 
 import numpy as np
@@ -126,11 +127,24 @@ def _run_split(config: str, checkpoint: str, split: str, metric_cfg: dict):
     return cfg, metric
 
 
-def detection_noise(config: str, checkpoint: str, split: str = 'test',
-                    num_splits: int = 50) -> Dict[str, dict]:
-    """Box and mask AP (%) of a trained Mask R-CNN config on ``split``, each with
-    its split-half std (:func:`split_half_std`) and ``reported``, mmdet
-    ``CocoMetric``'s own value (rounded as mmdet rounds it)."""
+@dataclass
+class SubsetMetric:
+    """A trained model's metric on any subset of a split's images.
+
+    Args:
+        metric_of (callable): Image indices -> the metric (%) on those images.
+        num_images (int): Images in the split.
+        reported (float): The library metric's own value on the whole split
+            (mmdet ``CocoMetric`` rounds it to 0.1).
+    """
+    metric_of: Callable[[np.ndarray], float]
+    num_images: int
+    reported: float
+
+
+def detection_metrics(config: str, checkpoint: str,
+                      split: str = 'test') -> Dict[str, SubsetMetric]:
+    """Box and mask AP of a trained Mask R-CNN config on ``split``."""
     cfg = Config.fromfile(config)
     evaluator = cfg[f'{split}_evaluator'].to_dict()
     prefix = osp.join(tempfile.mkdtemp(prefix='dense_eval_noise-'), 'results')
@@ -142,19 +156,46 @@ def detection_noise(config: str, checkpoint: str, split: str = 'test',
     for name, iou_type in (('box_ap', 'bbox'), ('mask_ap', 'segm')):
         metric_of, num = coco_ap_of(evaluator['ann_file'], f'{prefix}.{iou_type}.json',
                                     iou_type)
-        out[name] = dict(split_half_std(metric_of, num, num_splits), num_images=num,
-                         reported=float(reported.get(f'{iou_type}_mAP', 0.)) * 100)
+        out[name] = SubsetMetric(metric_of, num,
+                                 float(reported.get(f'{iou_type}_mAP', 0.)) * 100)
     return out
 
 
-def segmentation_noise(config: str, checkpoint: str, split: str = 'test',
-                       num_splits: int = 200) -> Dict[str, dict]:
-    """mIoU (%) of a trained UperNet config on ``split`` with its split-half std
-    and ``reported``, mmseg ``IoUMetric``'s own value."""
+def segmentation_metrics(config: str, checkpoint: str,
+                         split: str = 'test') -> Dict[str, SubsetMetric]:
+    """mIoU of a trained UperNet config on ``split``."""
     cfg = Config.fromfile(config)
     _, metric = _run_split(config, checkpoint, split, cfg[f'{split}_evaluator'].to_dict())
     per_image: List = list(metric.results)
     reported = float(metric.compute_metrics(per_image)['mIoU'])  # mmseg's own
-    return dict(miou=dict(split_half_std(miou_of(per_image), len(per_image),
-                                         num_splits), num_images=len(per_image),
-                          reported=reported))
+    return dict(miou=SubsetMetric(miou_of(per_image), len(per_image), reported))
+
+
+def evaluation_metrics(config: str, checkpoint: str,
+                       split: str = 'test') -> Dict[str, SubsetMetric]:
+    """:func:`detection_metrics` or :func:`segmentation_metrics`, by the config's
+    ``default_scope``."""
+    scope = Config.fromfile(config).get('default_scope')
+    metrics = {'mmdet': detection_metrics, 'mmseg': segmentation_metrics}.get(scope)
+    if metrics is None:
+        raise ValueError(f'{config}: default_scope {scope!r} is neither mmdet nor mmseg')
+    return metrics(config, checkpoint, split)
+
+
+def noise(metric: SubsetMetric, num_splits: int = 50, seed: int = 0) -> dict:
+    """The metric on the whole split, its split-half std, the library's value."""
+    return dict(split_half_std(metric.metric_of, metric.num_images, num_splits, seed),
+                num_images=metric.num_images, reported=metric.reported)
+
+
+def gap_noise(a: SubsetMetric, b: SubsetMetric, num_splits: int = 50,
+              seed: int = 0) -> dict:
+    """The gap ``a - b`` of two models on the same split and its split-half std:
+    the part of a gap's error that the choice of images makes (difficulty both
+    models share cancels)."""
+    if a.num_images != b.num_images:
+        raise ValueError(f'a gap needs one split: {a.num_images} vs {b.num_images} '
+                         'images')
+    return dict(split_half_std(lambda idx: a.metric_of(idx) - b.metric_of(idx),
+                               a.num_images, num_splits, seed),
+                num_images=a.num_images)

@@ -79,11 +79,11 @@ def load_tool():
     return module
 
 
-def fake_eval_dir(root, config_name, scope):
+def fake_eval_dir(root, config_name, scope, name):
     """An evaluation's work directory as tools/train.py leaves it: the dumped
-    config and a checkpoint (here of the untrained model)."""
+    config and a checkpoint (here of an untrained model)."""
     cfg = Config.fromfile(str(DEMO / config_name))
-    eval_dir = root / config_name.split('_')[0]
+    eval_dir = root / name
     eval_dir.mkdir()
     cfg.dump(str(eval_dir / config_name))
     model = build_model(cfg, scope)
@@ -98,13 +98,20 @@ def test_tool_reads_evaluation_dirs_and_matches_the_libraries(
     (tmp_path / 'data').mkdir()
     os.symlink(tiny_demo_v2, tmp_path / 'data' / 'fashion_demo')
     monkeypatch.chdir(tmp_path)
-    det = fake_eval_dir(tmp_path, DET_V2, 'mmdet')
-    seg = fake_eval_dir(tmp_path, SEG_V2, 'mmseg')
+    det = fake_eval_dir(tmp_path, DET_V2, 'mmdet', 'det')
+    seg = fake_eval_dir(tmp_path, SEG_V2, 'mmseg', 'seg')
+    seg_b = fake_eval_dir(tmp_path, SEG_V2, 'mmseg', 'seg_b')  # other random weights
     out = tmp_path / 'noise.json'
     tool = load_tool()
-    assert tool.main([str(det), str(seg), '--num-splits', '3', '--out', str(out)]) == 0
+    assert tool.main([str(det), str(seg), str(seg_b), '--num-splits', '3',
+                      '--out', str(out)]) == 0
     results = json.loads(out.read_text())
-    assert set(results) == {f'{det}:test', f'{seg}:test'}
+    # one gap: the two segmentation models (the detector has no partner)
+    assert set(results) == {f'{det}:test', f'{seg}:test', f'{seg_b}:test',
+                            f'{seg_b} - {seg}:test'}
+    gap = results[f'{seg_b} - {seg}:test']['miou']
+    assert gap['full'] == pytest.approx(results[f'{seg_b}:test']['miou']['full']
+                                        - results[f'{seg}:test']['miou']['full'])
     det_out, seg_out = results[f'{det}:test'], results[f'{seg}:test']
     for value in (det_out['box_ap'], det_out['mask_ap'], seg_out['miou']):
         assert value['num_images'] == 3 and value['num_splits'] == 3  # tiny test split
