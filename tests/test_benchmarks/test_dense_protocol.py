@@ -33,15 +33,33 @@ def test_v2_moves_only_the_dense_evaluations_to_scenes_v2():
             text = str(cfg[f'{loader}_dataloader'].dataset)
             assert f'scenes_v2/{split}' in text and 'splits/' not in text, (
                 ev.name, loader)
-    with pytest.raises(ValueError, match="unknown dense scene set 'v3'"):
-        evaluations_for('v3')
+    with pytest.raises(ValueError, match="unknown dense scene set 'v9'"):
+        evaluations_for('v9')
+
+
+def test_v3_is_v2_on_larger_evaluation_splits():
+    from mmhybrid.datasets.fashion_demo import DENSE_SCENE_STYLES
+    v2, v3 = DENSE_SCENE_STYLES['v2'], DENSE_SCENE_STYLES['v3']
+    assert dataclasses.replace(v3, num_val=v2.num_val, num_test=v2.num_test) == v2
+    assert (v3.num_val, v3.num_test) == (4000, 4000)
+    for ev2, ev3 in zip(evaluations_for('v2')[1:], evaluations_for('v3')[1:]):
+        cfg2 = Config.fromfile(str(REPO / ev2.config))
+        cfg3 = Config.fromfile(str(REPO / ev3.config))
+        # the same model and schedule; every split read from scenes_v3/
+        for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
+            assert cfg3[key] == cfg2[key], (ev3.name, key)
+        text2 = {k: str(cfg2[k]) for k in cfg2 if 'dataloader' in k or 'evaluator' in k}
+        text3 = {k: str(cfg3[k]) for k in cfg3 if 'dataloader' in k or 'evaluator' in k}
+        assert text3 == {k: v.replace('scenes_v2/', 'scenes_v3/')
+                         for k, v in text2.items()}, ev3.name
+        assert 'scenes_v2' not in str(text3)
 
 
 def test_protocol_field_keeps_older_hashes_and_checks_its_value():
     assert 'dense_scenes' not in FULL.as_dict()  # records before it keep their hash
     v2 = dataclasses.replace(FULL, dense_scenes='v2')
     assert v2.as_dict()['dense_scenes'] == 'v2'
-    assert set(DENSE_CONFIGS) == {'', 'v2'}
+    assert set(DENSE_CONFIGS) == {'', 'v2', 'v3'}
     with pytest.raises(ValueError, match='unknown dense scene set'):
         Protocol(dense_scenes='busy')
 

@@ -77,10 +77,11 @@ def main():
                         'classes apart. Every method runs (the label-free ones '
                         'reuse their pre-training, their probes rerun), into '
                         'its own --results; not with --label-fraction below 1')
-    parser.add_argument('--dense-scenes', default=None, choices=['v2'],
+    parser.add_argument('--dense-scenes', default=None, choices=['v2', 'v3'],
                         help='train and test the detection and segmentation '
                         'heads on this dense scene set (scenes_<name>/ of --data: '
-                        'build_fashion_demo.py --dense-scenes v2) instead of the '
+                        'build_fashion_demo.py --dense-scenes <name>; v3 is v2 '
+                        'with 4000-scene val / test splits) instead of the '
                         'pre-training\'s scenes/; pre-training and probes are '
                         'reused from --work-dir; give it its own --results')
     parser.add_argument('--label-budget-report', nargs='+', default=None,

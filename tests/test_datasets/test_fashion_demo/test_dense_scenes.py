@@ -161,3 +161,28 @@ def test_dense_build_leaves_the_rest_of_the_world_as_it_was(dense_build,
     assert {k: v for k, v in read_json(root, 'provenance.json').items()
             if k != 'scenes_v2'} == plain
     assert os.listdir(osp.dirname(root)) == ['fashion_demo']
+
+
+def test_v3_holds_v2s_scenes_and_more_evaluation_scenes(tmp_path, fashion_mnist_dir):
+    """The dense protocol v3's scene set: v2's train scenes and v2's val / test
+    scenes as the first of its larger evaluation splits, pixel for pixel."""
+    v2 = dataclasses.replace(DENSE_SCENE_STYLES['v2'], num_train=4, num_val=2,
+                             num_test=2)
+    v3 = dataclasses.replace(DENSE_SCENE_STYLES['v3'], num_train=4, num_val=5,
+                             num_test=6)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(DENSE_SCENE_STYLES, 'v2', v2)
+        mp.setitem(DENSE_SCENE_STYLES, 'v3', v3)
+        root = str(tmp_path / 'fashion_demo')
+        build_fashion_demo(root, dataclasses.replace(SMALL_DEMO, dense_scenes='v2,v3'),
+                           fashion_mnist_dir, log=lambda m: None)
+    files = digest(root)
+    pictures = {k[len('scenes_v2/'):]: v for k, v in files.items()
+                if k.startswith('scenes_v2/') and k.endswith('.png')
+                and k != 'scenes_v2/preview.png'}
+    assert len(pictures) == 2 * (4 + 2 + 2)  # scenes and class maps
+    for name, sha in pictures.items():
+        assert files['scenes_v3/' + name] == sha, name
+    for split, count in (('val', 5), ('test', 6)):
+        coco = read_json(root, f'scenes_v3/annotations/instances_{split}.json')
+        assert len(coco['images']) == count
