@@ -125,11 +125,15 @@ class AblationRun:
         dense = {'detection', 'segmentation'} & {ev.name for ev in self.evaluations}
         scenes = osp.join(data_root, f'scenes_{protocol.dense_scenes}')
         if protocol.dense_scenes and dense and not osp.isdir(scenes):
+            # a rebuild keeps only the sets it names: name the ones built already
+            with open(osp.join(data_root, 'build_info.json')) as f:
+                built = json.load(f).get('params', {}).get('dense_scenes', '')
+            names = [n for n in built.split(',') if n and n != protocol.dense_scenes]
             raise FileNotFoundError(
                 f'{scenes} is missing: the dense protocol {protocol.dense_scenes!r} '
                 f'trains {" and ".join(sorted(dense))} on it; build it with '
                 f'tools/dataset_converters/build_fashion_demo.py --out {data_root} '
-                f'--dense-scenes {protocol.dense_scenes}')
+                f'--dense-scenes {",".join(names + [protocol.dense_scenes])}')
         self.splits = make_splits(data_root)
         if protocol.label_fraction < 1:
             label_budget_splits(data_root, protocol.label_fraction)

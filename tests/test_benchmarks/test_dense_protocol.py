@@ -77,6 +77,14 @@ def test_a_data_root_without_the_scene_set_is_refused(tiny_demo, tmp_path):
                 evaluations=[])
 
 
+def test_the_refusal_keeps_the_scene_sets_built_already(tiny_demo_v2, tmp_path):
+    from mmhybrid.benchmarks.ablation import AblationRun
+    v3 = dataclasses.replace(QUICK, dense_scenes='v3')
+    with pytest.raises(FileNotFoundError) as error:
+        AblationRun(v3, str(tmp_path / 'r'), str(tmp_path / 'w'), str(tiny_demo_v2))
+    assert '--dense-scenes v2,v3' in str(error.value)  # a rebuild keeps v2
+
+
 def test_quick_v2_run_reuses_pretraining_and_trains_heads_on_scenes_v2(
         tiny_demo_v2, tmp_path):
     (tmp_path / 'data').mkdir()
