@@ -1,6 +1,7 @@
+import importlib.util
 import os
-
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,6 +10,19 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import mmhybrid  # noqa: E402,F401  (registers modules)
 from mmengine.logging import MessageHub  # noqa: E402
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(relative_path: str):
+    """The module of a script of the repository that is not a package module
+    (``tools/...py``), loaded from its file."""
+    path = REPO / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem + '_script', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

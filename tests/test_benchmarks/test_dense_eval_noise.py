@@ -1,7 +1,6 @@
 """The split-half noise of a dense evaluation (issue #26): the estimate matches a
 known binomial std, the subset metrics agree with mmseg's / mmdet's own on the full
 split, and the tool reads an evaluation's work directory."""
-import importlib.util
 import json
 import os
 
@@ -13,7 +12,8 @@ from mmengine.config import Config
 from mmhybrid.benchmarks.dense_eval_noise import (coco_ap_of, miou_of,
                                                   split_half_std)
 
-from .test_dense_scenes import DEMO, REPO, build_model
+from ..conftest import load_script
+from .test_dense_scenes import DEMO, build_model
 
 DET_V2 = 'mask-rcnn_swin-demo-hybrid-frozen_fpn_1xb8-1k_fashion-scenes-v2-64px.py'
 SEG_V2 = 'upernet_swin-demo-hybrid-frozen_1xb16-1k_fashion-scenes-v2-64px.py'
@@ -72,11 +72,7 @@ def test_coco_ap_of_scores_a_subset_and_an_empty_result(tmp_path):
 
 
 def load_tool():
-    path = REPO / 'tools/benchmarks/dense_eval_noise.py'
-    spec = importlib.util.spec_from_file_location('dense_eval_noise_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/benchmarks/dense_eval_noise.py')
 
 
 def fake_eval_dir(root, config_name, scope, name):

@@ -2,7 +2,7 @@
 the v2 configs build their models on the scenes_v2 splits with the sized heads,
 every unit of the grid is a config that parses and points at its scene set, and
 the table is written from the JSON records alone."""
-import importlib.util
+import importlib
 import json
 from pathlib import Path
 
@@ -12,6 +12,8 @@ from mmengine.registry import DefaultScope
 
 from mmhybrid.engine import adapt_cfg_for_cpu
 
+from ..conftest import load_script
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'configs' / 'benchmarks' / 'demo'
 DET = 'mask-rcnn_swin-demo-hybrid_fpn_1xb8-300it_fashion-scenes-v2-64px.py'
@@ -19,11 +21,7 @@ SEG = 'upernet_swin-demo-hybrid_1xb16-300it_fashion-scenes-v2-64px.py'
 
 
 def load_tool():
-    path = REPO / 'tools/benchmarks/dense_scenes.py'
-    spec = importlib.util.spec_from_file_location('dense_scenes', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/benchmarks/dense_scenes.py')
 
 
 def build_model(cfg, scope):

@@ -1,10 +1,8 @@
 """tools/benchmarks/readme_table.py: README's benchmark tables are copied from the
 report, the chosen columns only, between their markers, and nothing else moves."""
-import importlib.util
-
 import pytest
 
-from .test_dense_scenes import REPO
+from ..conftest import load_script
 
 REPORT = """# Ablation
 
@@ -30,11 +28,7 @@ REPORT = """# Ablation
 
 
 def load_tool():
-    path = REPO / 'tools/benchmarks/readme_table.py'
-    spec = importlib.util.spec_from_file_location('readme_table', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/benchmarks/readme_table.py')
 
 
 def test_copies_the_chosen_test_columns_and_the_sensitivity(tmp_path):

@@ -1,6 +1,5 @@
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,9 +13,8 @@ from pycocotools import mask as mask_utils
 from mmhybrid.datasets.fashion_demo import (CLASSES, IMAGE_TYPES,
                                             SCENE_CLASSES, build_fashion_demo,
                                             load_split)
+from ...conftest import load_script
 from ..conftest import SMALL_DEMO
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(__file__))))
 
 
 def all_files(root):
@@ -260,11 +258,7 @@ def test_readme_documents_the_build(small_demo):
 
 
 def load_tool():
-    path = osp.join(REPO, 'tools/dataset_converters/build_fashion_demo.py')
-    spec = importlib.util.spec_from_file_location('build_fashion_demo', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/dataset_converters/build_fashion_demo.py')
 
 
 def test_command_line_builds_then_reports_up_to_date(tmp_path, monkeypatch,
