@@ -14,6 +14,9 @@ images has ``var(m_full) = var(m_half) / 2``, hence
 than means, so this is the usual approximation, not an identity.
 """
 import json
+import contextlib
+import importlib
+import io
 import os.path as osp
 import tempfile
 from dataclasses import dataclass
@@ -21,6 +24,8 @@ from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 import torch
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.registry import DefaultScope
@@ -57,27 +62,22 @@ def split_half_std(metric_of: Callable[[np.ndarray], float], num_items: int,
 
 
 def miou_of(per_image: Sequence[Sequence[torch.Tensor]]) -> Callable:
-    """mIoU of a subset of images, from mmseg ``IoUMetric``'s per-image
-    (intersect, union, pred, label) areas, as ``IoUMetric`` computes it: per-class
-    IoU of the summed areas, classes with no union left out, in %."""
-    intersect = torch.stack([r[0] for r in per_image]).double().numpy()
-    union = torch.stack([r[1] for r in per_image]).double().numpy()
+    """mIoU (%) of a subset of images, from mmseg ``IoUMetric``'s per-image
+    (intersect, union, pred, label) areas, summed and scored by
+    ``IoUMetric.total_area_to_metrics`` as ``IoUMetric`` does."""
+    from mmseg.evaluation import IoUMetric
+    areas = [torch.stack([r[i] for r in per_image]) for i in range(4)]
 
     def metric_of(indices: np.ndarray) -> float:
-        u = union[indices].sum(0)
-        with np.errstate(invalid='ignore', divide='ignore'):
-            iou = intersect[indices].sum(0) / u
-        return float(np.nanmean(np.where(u > 0, iou, np.nan)) * 100)
+        totals = [a[torch.as_tensor(indices)].sum(0) for a in areas]
+        iou = IoUMetric.total_area_to_metrics(*totals, ['mIoU'])['IoU']
+        return float(np.nanmean(iou) * 100)
     return metric_of
 
 
 def coco_ap_of(ann_file: str, result_file: str, iou_type: str) -> tuple:
     """(metric_of, num_images): COCO AP (IoU .50:.95, all areas, in %) of the
     detections in ``result_file`` on a subset of ``ann_file``'s images."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-    import contextlib
-    import io
     with open(result_file) as f:
         detections = json.load(f)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -104,7 +104,6 @@ def _run_split(config: str, checkpoint: str, split: str, metric_cfg: dict):
     ('val' or 'test') and feed ``metric_cfg`` (built in the config's scope)."""
     cfg = Config.fromfile(config)
     cfg.work_dir = tempfile.mkdtemp(prefix='dense_eval_noise-')
-    cfg.load_from = checkpoint
     # the heads' weights come from the checkpoint; the backbone's init_cfg must not
     # download or read a pre-training file at build time
     cfg.model.backbone.init_cfg = None
@@ -112,9 +111,7 @@ def _run_split(config: str, checkpoint: str, split: str, metric_cfg: dict):
     scope = cfg.get('default_scope')
     with DefaultScope.overwrite_default_scope(scope):
         runner = Runner.from_cfg(cfg)
-        registry = {'mmdet': 'mmdet.registry', 'mmseg': 'mmseg.registry'}[scope]
-        metrics_registry = __import__(registry, fromlist=['METRICS']).METRICS
-        metric = metrics_registry.build(metric_cfg)
+        metric = importlib.import_module(f'{scope}.registry').METRICS.build(metric_cfg)
         loader = runner.build_dataloader(cfg[f'{split}_dataloader'])
         metric.dataset_meta = loader.dataset.metainfo
         evaluator = Evaluator(metric)  # hands the metric dicts, as in a test loop
@@ -124,7 +121,7 @@ def _run_split(config: str, checkpoint: str, split: str, metric_cfg: dict):
         with torch.no_grad():
             for batch in loader:
                 evaluator.process(model.test_step(batch), batch)
-    return cfg, metric
+    return metric
 
 
 @dataclass
@@ -149,7 +146,7 @@ def detection_metrics(config: str, checkpoint: str,
     evaluator = cfg[f'{split}_evaluator'].to_dict()
     prefix = osp.join(tempfile.mkdtemp(prefix='dense_eval_noise-'), 'results')
     evaluator.update(outfile_prefix=prefix, format_only=False)
-    _, metric = _run_split(config, checkpoint, split, evaluator)
+    metric = _run_split(config, checkpoint, split, evaluator)
     # mmdet's own numbers; writes <prefix>.bbox.json and <prefix>.segm.json
     reported = metric.compute_metrics(metric.results)
     out = {}
@@ -165,7 +162,7 @@ def segmentation_metrics(config: str, checkpoint: str,
                          split: str = 'test') -> Dict[str, SubsetMetric]:
     """mIoU of a trained UperNet config on ``split``."""
     cfg = Config.fromfile(config)
-    _, metric = _run_split(config, checkpoint, split, cfg[f'{split}_evaluator'].to_dict())
+    metric = _run_split(config, checkpoint, split, cfg[f'{split}_evaluator'].to_dict())
     per_image: List = list(metric.results)
     reported = float(metric.compute_metrics(per_image)['mIoU'])  # mmseg's own
     return dict(miou=SubsetMetric(miou_of(per_image), len(per_image), reported))
