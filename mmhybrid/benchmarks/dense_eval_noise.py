@@ -29,7 +29,7 @@ from pycocotools.cocoeval import COCOeval
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.registry import DefaultScope
-from mmengine.runner import Runner
+from mmengine.runner import Runner, load_checkpoint
 
 from mmhybrid.engine import adapt_cfg_for_cpu
 from mmhybrid.utils.checkpoint_loading import safe_mmengine_checkpoints
@@ -101,23 +101,26 @@ def coco_ap_of(ann_file: str, result_file: str, iou_type: str) -> tuple:
 
 def _run_split(config: str, checkpoint: str, split: str, metric_cfg: dict):
     """Run the config's model with ``checkpoint`` over its ``split`` dataloader
-    ('val' or 'test') and feed ``metric_cfg`` (built in the config's scope)."""
-    cfg = Config.fromfile(config)
-    cfg.work_dir = tempfile.mkdtemp(prefix='dense_eval_noise-')
+    ('val' or 'test') and feed ``metric_cfg`` (built in the config's scope).
+
+    No Runner: it would leave a work directory behind and register the
+    config's visualizer under its shared name, which a later run in the same
+    process would reuse (and log its scalars into this one's directory)."""
+    cfg = adapt_cfg_for_cpu(Config.fromfile(config))
     # the heads' weights come from the checkpoint; the backbone's init_cfg must not
     # download or read a pre-training file at build time
     cfg.model.backbone.init_cfg = None
-    cfg = adapt_cfg_for_cpu(cfg)
     scope = cfg.get('default_scope')
+    registry = importlib.import_module(f'{scope}.registry')
     with DefaultScope.overwrite_default_scope(scope):
-        runner = Runner.from_cfg(cfg)
-        metric = importlib.import_module(f'{scope}.registry').METRICS.build(metric_cfg)
-        loader = runner.build_dataloader(cfg[f'{split}_dataloader'])
+        model = registry.MODELS.build(cfg.model)
+        metric = registry.METRICS.build(metric_cfg)
+        loader = Runner.build_dataloader(cfg[f'{split}_dataloader'])
         metric.dataset_meta = loader.dataset.metainfo
         evaluator = Evaluator(metric)  # hands the metric dicts, as in a test loop
         with safe_mmengine_checkpoints():
-            runner.load_checkpoint(checkpoint)
-        model = runner.model.eval()
+            load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        model.eval()
         with torch.no_grad():
             for batch in loader:
                 evaluator.process(model.test_step(batch), batch)
@@ -144,17 +147,18 @@ def detection_metrics(config: str, checkpoint: str,
     """Box and mask AP of a trained Mask R-CNN config on ``split``."""
     cfg = Config.fromfile(config)
     evaluator = cfg[f'{split}_evaluator'].to_dict()
-    prefix = osp.join(tempfile.mkdtemp(prefix='dense_eval_noise-'), 'results')
-    evaluator.update(outfile_prefix=prefix, format_only=False)
-    metric = _run_split(config, checkpoint, split, evaluator)
-    # mmdet's own numbers; writes <prefix>.bbox.json and <prefix>.segm.json
-    reported = metric.compute_metrics(metric.results)
     out = {}
-    for name, iou_type in (('box_ap', 'bbox'), ('mask_ap', 'segm')):
-        metric_of, num = coco_ap_of(evaluator['ann_file'], f'{prefix}.{iou_type}.json',
-                                    iou_type)
-        out[name] = SubsetMetric(metric_of, num,
-                                 float(reported.get(f'{iou_type}_mAP', 0.)) * 100)
+    with tempfile.TemporaryDirectory(prefix='dense_eval_noise-') as tmp:
+        prefix = osp.join(tmp, 'results')
+        evaluator.update(outfile_prefix=prefix, format_only=False)
+        metric = _run_split(config, checkpoint, split, evaluator)
+        # mmdet's own numbers; writes <prefix>.bbox.json and <prefix>.segm.json
+        reported = metric.compute_metrics(metric.results)
+        for name, iou_type in (('box_ap', 'bbox'), ('mask_ap', 'segm')):
+            metric_of, num = coco_ap_of(evaluator['ann_file'],
+                                        f'{prefix}.{iou_type}.json', iou_type)
+            out[name] = SubsetMetric(metric_of, num,
+                                     float(reported.get(f'{iou_type}_mAP', 0.)) * 100)
     return out
 
 

@@ -71,6 +71,13 @@ def test_coco_ap_of_scores_a_subset_and_an_empty_result(tmp_path):
     assert metric_of(np.arange(4)) == 0
 
 
+def visualizer_classes():
+    from mmdet.visualization import DetLocalVisualizer
+    from mmengine.visualization import Visualizer
+    from mmseg.visualization import SegLocalVisualizer
+    return Visualizer, DetLocalVisualizer, SegLocalVisualizer
+
+
 def load_tool():
     return load_script('tools/benchmarks/dense_eval_noise.py')
 
@@ -99,6 +106,7 @@ def test_tool_reads_evaluation_dirs_and_matches_the_libraries(
     seg_b = fake_eval_dir(tmp_path, SEG_V2, 'mmseg', 'seg_b')  # other random weights
     out = tmp_path / 'noise.json'
     tool = load_tool()
+    visualizers = {cls: dict(cls._instance_dict) for cls in visualizer_classes()}
     assert tool.main([str(det), str(seg), str(seg_b), '--num-splits', '3',
                       '--out', str(out)]) == 0
     results = json.loads(out.read_text())
@@ -114,5 +122,8 @@ def test_tool_reads_evaluation_dirs_and_matches_the_libraries(
         assert value['full'] == pytest.approx(value['reported'], abs=0.06)
         assert np.isfinite(value['std']) and value['std'] >= 0
     assert f'{seg} test miou' in capsys.readouterr().out
+    # no visualizer registered under the configs' shared name: a later
+    # tools/train.py in this process would log into the tool's directory
+    assert visualizers == {cls: dict(cls._instance_dict) for cls in visualizer_classes()}
     with pytest.raises(FileNotFoundError, match='expected the one config'):
         tool.main([str(tmp_path / 'data')])
