@@ -83,6 +83,15 @@ def write_json(path: str, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _no_detection_splits(metrics: dict, ev: Evaluation) -> List[str]:
+    """The splits on which a COCO evaluation returned nothing: mmdet's
+    ``CocoMetric`` reports no metric at all when the model detected nothing on
+    the whole split ("The testing results of the whole dataset is empty"), a
+    COCO AP of 0 by definition (an untrained detector, the toy runs)."""
+    coco = all(key.startswith('coco/') for key in ev.metrics.values())
+    return [split for split in ('val', 'test') if coco and metrics.get(split) == {}]
+
+
 class AblationRun:
     """One benchmark run over methods and seeds.
 
@@ -95,8 +104,8 @@ class AblationRun:
         python (str): Interpreter for the tool subprocesses.
         log (callable): Progress lines.
         evaluations (Sequence[str], optional): Names of the downstream
-            evaluations to run (``EVALUATIONS``; default all). The frozen
-            probes always run.
+            evaluations to run (``evaluations_for(protocol.dense_scenes)``;
+            default all but the opt-in ones). The frozen probes always run.
     """
 
     def __init__(self, protocol: Protocol, results_dir: str = 'results',
@@ -109,9 +118,10 @@ class AblationRun:
         known = [ev.name for ev in every]
         unknown = sorted(set(evaluations or ()) - set(known))
         if unknown:
-            raise ValueError(f'unknown evaluations {unknown}; known: {known}')
-        self.evaluations = [ev for ev in every
-                            if evaluations is None or ev.name in evaluations]
+            raise ValueError(f'unknown evaluations {unknown} for the dense scene set '
+                             f'{protocol.dense_scenes!r}; known: {known}')
+        self.evaluations = [ev for ev in every if (
+            not ev.opt_in if evaluations is None else ev.name in evaluations)]
         self.results_dir = results_dir
         self.unit_results = osp.join(results_dir, 'ablation')
         self.work_dir = work_dir
@@ -122,7 +132,7 @@ class AblationRun:
             raise FileNotFoundError(
                 f'{data_root} holds no demo world (build_info.json); build it with '
                 f'tools/dataset_converters/build_fashion_demo.py --out {data_root}')
-        dense = {'detection', 'segmentation'} & {ev.name for ev in self.evaluations}
+        dense = {ev.name for ev in self.evaluations if ev.name != 'finetune'}
         scenes = osp.join(data_root, f'scenes_{protocol.dense_scenes}')
         if protocol.dense_scenes and dense and not osp.isdir(scenes):
             # a rebuild keeps only the sets it names: name the ones built already
@@ -265,6 +275,15 @@ class AblationRun:
                  '--cfg-options', *options], osp.join(eval_dir, 'train.log'))
             with open(tool_out) as f:
                 metrics = json.load(f)
+            for split in _no_detection_splits(metrics, ev):
+                self.log(f'  {ev.name}: no detection on the whole {split} split '
+                         '(mmdet reports no metric): AP 0')
+                metrics[split] = {key: 0. for key in ev.metrics.values()}
+                metrics.setdefault('no_detections', []).append(split)
+            missing = {split: [k for k in ev.metrics.values() if k not in metrics[split]]
+                       for split in ('val', 'test')}
+            if any(missing.values()):
+                raise KeyError(f'{tool_out} lacks the metrics {missing}')
             metrics['wall_s'] = seconds
             write_json(path, metrics)
         with open(path) as f:

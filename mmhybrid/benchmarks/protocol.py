@@ -31,12 +31,15 @@ class Evaluation:
         options (list[str]): Extra ``--cfg-options``.
         scale (float): Multiplies every reported value (mmdet's COCO AP is a
             fraction; tables show it in %, as papers do).
+        opt_in (bool): Runs only when named (``--evaluations``), not in the
+            default set.
     """
     name: str
     config: str
     metrics: Dict[str, str]
     options: List[str] = field(default_factory=list)
     scale: float = 1.0
+    opt_in: bool = False
 
 
 FINETUNE_CONFIG = DEMO + 'swin-demo-hybrid_1xb64-ft-10pct-20e_fashion-cls-64px.py'
@@ -73,6 +76,39 @@ DENSE_CONFIGS = {
 }
 
 
+# fine-tuned end to end (issue #27: the method's headline dense numbers are
+# fine-tuned): opt-in evaluations of the scene sets listed, each 2000 iterations
+# (a CPU hour a method and seed, minutes on a GPU)
+DETECTION_FINETUNED_CONFIG_V3 = DEMO + 'mask-rcnn_swin-demo-hybrid_fpn_1xb8-2k_fashion-scenes-v3-64px.py'
+SEGMENTATION_FINETUNED_CONFIG_V3 = DEMO + 'upernet_swin-demo-hybrid_1xb16-2k_fashion-scenes-v3-64px.py'
+#: ``Protocol.dense_scenes`` -> (fine-tuned detection config, segmentation config)
+FINETUNED_DENSE_CONFIGS = {
+    'v3': (DETECTION_FINETUNED_CONFIG_V3, SEGMENTATION_FINETUNED_CONFIG_V3),
+}
+# the fine-tuned dense metrics, reported only by a run that names their evaluations
+FINETUNED_DENSE_METRICS = ['det_ft_box_ap', 'det_ft_mask_ap', 'seg_ft_miou']
+
+
+def finetuned_dense_evaluations(dense_scenes: str) -> List[Evaluation]:
+    """The opt-in fine-tuned Mask R-CNN and UperNet of a scene set (none for a
+    set without them)."""
+    if dense_scenes not in FINETUNED_DENSE_CONFIGS:
+        return []
+    det, seg = FINETUNED_DENSE_CONFIGS[dense_scenes]
+    return [
+        Evaluation('detection-finetuned', det, {'det_ft_box_ap': 'coco/bbox_mAP',
+                                                'det_ft_mask_ap': 'coco/segm_mAP'},
+                   scale=100., opt_in=True),
+        Evaluation('segmentation-finetuned', seg, {'seg_ft_miou': 'mIoU'},
+                   opt_in=True),
+    ]
+
+
+#: every evaluation name of any scene set (the tool's choices)
+EVALUATION_NAMES = [ev.name for ev in EVALUATIONS] + [
+    ev.name for ev in finetuned_dense_evaluations('v3')]
+
+
 def _check_dense_scenes(dense_scenes: str) -> None:
     if dense_scenes not in DENSE_CONFIGS:
         raise ValueError(f'unknown dense scene set {dense_scenes!r}; known: '
@@ -81,11 +117,13 @@ def _check_dense_scenes(dense_scenes: str) -> None:
 
 def evaluations_for(dense_scenes: str = '') -> List[Evaluation]:
     """:data:`EVALUATIONS` with the detection and segmentation configs of the
-    dense scene set ``dense_scenes`` (a key of :data:`DENSE_CONFIGS`)."""
+    dense scene set ``dense_scenes`` (a key of :data:`DENSE_CONFIGS`), then its
+    opt-in fine-tuned ones (:func:`finetuned_dense_evaluations`)."""
     _check_dense_scenes(dense_scenes)
     det, seg = DENSE_CONFIGS[dense_scenes]
     configs = dict(detection=det, segmentation=seg)
-    return [replace(ev, config=configs.get(ev.name, ev.config)) for ev in EVALUATIONS]
+    return [replace(ev, config=configs.get(ev.name, ev.config))
+            for ev in EVALUATIONS] + finetuned_dense_evaluations(dense_scenes)
 
 
 # the frozen probes on the known / the held-out garment classes apart, each a
@@ -95,7 +133,9 @@ HELD_OUT_METRICS = ['knn_top1_known', 'linear_top1_known', 'knn_top1_held_out',
                     'linear_top1_held_out']
 # every metric is "higher is better"; the frozen probes run in-process
 METRICS = ['knn_top1', 'linear_top1', 'ft10pct_top1', 'det_box_ap', 'det_mask_ap',
-           'seg_miou'] + HELD_OUT_METRICS
+           'seg_miou'] + FINETUNED_DENSE_METRICS + HELD_OUT_METRICS
+#: metrics a report shows only when a record has them
+OPTIONAL_METRICS = FINETUNED_DENSE_METRICS + HELD_OUT_METRICS
 METRIC_TITLES = {
     'knn_top1': 'kNN top-1 (frozen)',
     'linear_top1': 'linear top-1 (frozen)',
@@ -103,6 +143,9 @@ METRIC_TITLES = {
     'det_box_ap': 'Mask R-CNN box AP (frozen)',
     'det_mask_ap': 'Mask R-CNN mask AP (frozen)',
     'seg_miou': 'UperNet mIoU (frozen)',
+    'det_ft_box_ap': 'Mask R-CNN box AP (fine-tuned)',
+    'det_ft_mask_ap': 'Mask R-CNN mask AP (fine-tuned)',
+    'seg_ft_miou': 'UperNet mIoU (fine-tuned)',
     'knn_top1_known': 'known classes: kNN top-1 (frozen)',
     'linear_top1_known': 'known classes: linear top-1 (frozen)',
     'knn_top1_held_out': 'held-out classes: kNN top-1 (frozen)',
@@ -110,6 +153,8 @@ METRIC_TITLES = {
 }
 # the four headline metrics of the sensitivity criterion
 SENSITIVITY_METRICS = ['linear_top1', 'ft10pct_top1', 'det_box_ap', 'seg_miou']
+# and those of a run that has them
+OPTIONAL_SENSITIVITY_METRICS = ['det_ft_box_ap', 'seg_ft_miou', 'linear_top1_held_out']
 
 
 @dataclass(frozen=True)
@@ -192,8 +237,8 @@ QUICK = Protocol(
         finetune=['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
                   'train_dataloader.batch_size=8', 'val_dataloader.batch_size=8',
                   'test_dataloader.batch_size=8', 'param_scheduler=[]'],
-        detection=['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-                   'train_dataloader.batch_size=2', 'param_scheduler=[]'],
-        segmentation=['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-                      'train_dataloader.batch_size=2', 'param_scheduler=[]'],
+        **{name: ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+                  'train_dataloader.batch_size=2', 'param_scheduler=[]']
+           for name in ('detection', 'segmentation', 'detection-finetuned',
+                        'segmentation-finetuned')},
     ))

@@ -9,7 +9,8 @@ import numpy as np
 
 from mmhybrid.apis.tool_runs import format_table
 from .methods import ALL_METHODS, METHODS, TUNING, base_of, uses_labels
-from .protocol import HELD_OUT_METRICS, METRIC_TITLES, METRICS, SENSITIVITY_METRICS
+from .protocol import (METRIC_TITLES, METRICS, OPTIONAL_METRICS,
+                       OPTIONAL_SENSITIVITY_METRICS, SENSITIVITY_METRICS)
 from .splits import GARMENTS
 
 
@@ -57,12 +58,12 @@ def held_out_classes_of(record: dict) -> tuple:
 
 def present_metrics(records: List[dict]) -> List[str]:
     """:data:`.protocol.METRICS` as a report of ``records`` shows them: the
-    held-out-class metrics only when a record has one (only a protocol with
-    held-out classes reports them); every other metric always (a record
-    without it shows n/a)."""
+    optional ones (held-out classes, fine-tuned dense tasks) only when a
+    record has one (only a run that asks for them reports them); every other
+    metric always (a record without it shows n/a)."""
     have = {k for r in records for key in ('metrics', 'val_metrics')
             for k in r.get(key, {})}
-    return [k for k in METRICS if k not in HELD_OUT_METRICS or k in have]
+    return [k for k in METRICS if k not in OPTIONAL_METRICS or k in have]
 
 
 def percent(fraction: float) -> str:
@@ -213,7 +214,7 @@ def write_report(records: List[dict], md_path: str, png_path: str,
         '## Validation split (for choices)', '', table(val, metrics), '',
         '## Sensitivity (method chosen on the validation split, gap on the test '
         'split)', '', sensitivity(val, test, SENSITIVITY_METRICS + [
-            k for k in ('linear_top1_held_out', ) if k in metrics])
+            k for k in OPTIONAL_SENSITIVITY_METRICS if k in metrics])
         or 'no random baseline yet',
         '', '## Tried changes (one at a time against the method before the +; '
         'decided on the validation split)', '',

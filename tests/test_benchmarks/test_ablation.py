@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mmhybrid.benchmarks.methods import METHODS, plan_of, stage_configs
-from mmhybrid.benchmarks.protocol import HELD_OUT_METRICS, METRICS
+from mmhybrid.benchmarks.protocol import METRICS, OPTIONAL_METRICS
 from mmhybrid.benchmarks.splits import make_splits
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def test_quick_run_writes_results_and_resumes(tiny_demo, tmp_path):
     for method, r in records.items():
         assert r['method'] == method and r['seed'] == 0 and len(r['config_hash']) == 16
         # (the held-out-class metrics come only with held-out classes)
-        assert set(r['metrics']) == set(METRICS) - set(HELD_OUT_METRICS) == set(
+        assert set(r['metrics']) == set(METRICS) - set(OPTIONAL_METRICS) == set(
             r['val_metrics'])
         assert all(np.isfinite(v) for v in r['metrics'].values())
         assert r['versions']['mmpretrain'] == '1.2.0'
@@ -358,7 +358,7 @@ def test_a_screen_runs_only_its_evaluations_and_a_full_run_reuses_them(
     record = full.run_unit('mim', 0)
     assert [line.split(':')[0].strip() for line in lines if line.startswith('  ')] == [
         'detection', 'segmentation']
-    assert set(record['metrics']) == set(METRICS) - set(HELD_OUT_METRICS)
+    assert set(record['metrics']) == set(METRICS) - set(OPTIONAL_METRICS)
     assert record['config_hash'] != json.loads(
         (tmp_path / 'results-screen/ablation/mim-s0.json').read_text())['config_hash']
 
@@ -422,3 +422,15 @@ def test_report_of_a_screen_folder_with_tried_changes_only(tmp_path):
                         str(tmp_path / 'ablation.png'), 'cmd')
     assert '| hybrid-shared-unmasked+label-weight-4+teacher ' in text
     assert not (tmp_path / 'ablation.png').exists()
+
+
+def test_a_split_without_detections_scores_ap_zero_and_says_so():
+    from mmhybrid.benchmarks.ablation import _no_detection_splits
+    from mmhybrid.benchmarks.protocol import EVALUATIONS
+    detection = next(ev for ev in EVALUATIONS if ev.name == 'detection')
+    segmentation = next(ev for ev in EVALUATIONS if ev.name == 'segmentation')
+    # mmdet's CocoMetric returns {} when nothing was detected on the split
+    metrics = {'val': {}, 'test': {'coco/bbox_mAP': 0.1, 'coco/segm_mAP': 0.1}}
+    assert _no_detection_splits(metrics, detection) == ['val']
+    # any other evaluation with no metric is an error, not a zero
+    assert _no_detection_splits({'val': {}, 'test': {}}, segmentation) == []

@@ -1,8 +1,9 @@
-"""The dense protocol v2 (issue #26; ``ablation.py --dense-scenes v2``): the
+"""The dense protocols v2 / v3 (issue #26; ``ablation.py --dense-scenes v2``): the
 detection and segmentation evaluations move to scenes_v2/ with the backbone
 frozen, the pre-training and the probes stay the same steps (reused from the
 work directory), older protocols keep their records' hashes, and a data root
-without the scene set is refused with the command that builds it."""
+without the scene set is refused with the command that builds it. v3 also offers
+the same heads fine-tuned end to end (issue #27), run only when named."""
 import dataclasses
 import json
 import os
@@ -10,8 +11,10 @@ import os
 import pytest
 from mmengine.config import Config
 
-from mmhybrid.benchmarks.protocol import (DENSE_CONFIGS, EVALUATIONS, FULL, QUICK,
-                                          Protocol, evaluations_for)
+from mmhybrid.benchmarks.protocol import (DENSE_CONFIGS, EVALUATIONS,
+                                          FINETUNED_DENSE_METRICS, FULL, QUICK,
+                                          Protocol, evaluations_for,
+                                          finetuned_dense_evaluations)
 
 from .test_ablation import REPO, run_ablation
 
@@ -42,7 +45,7 @@ def test_v3_is_v2_on_larger_evaluation_splits():
     v2, v3 = DENSE_SCENE_STYLES['v2'], DENSE_SCENE_STYLES['v3']
     assert dataclasses.replace(v3, num_val=v2.num_val, num_test=v2.num_test) == v2
     assert (v3.num_val, v3.num_test) == (4000, 4000)
-    for ev2, ev3 in zip(evaluations_for('v2')[1:], evaluations_for('v3')[1:]):
+    for ev2, ev3 in zip(evaluations_for('v2')[1:], evaluations_for('v3')[1:3]):
         cfg2 = Config.fromfile(str(REPO / ev2.config))
         cfg3 = Config.fromfile(str(REPO / ev3.config))
         # the same model and schedule; every split read from scenes_v3/
@@ -112,3 +115,79 @@ def test_quick_v2_run_reuses_pretraining_and_trains_heads_on_scenes_v2(
         assert 'frozen_stages=4' in text, name
     report = (tmp_path / 'results/dense_v2/ablation.md').read_text()
     assert '--dense-scenes v2' in report
+
+
+def test_v3_finetuned_evaluations_unfreeze_the_frozen_v3_heads():
+    frozen = {ev.name: ev for ev in evaluations_for('v3')}
+    finetuned = finetuned_dense_evaluations('v3')
+    assert [ev.name for ev in finetuned] == ['detection-finetuned',
+                                             'segmentation-finetuned']
+    assert all(ev.opt_in for ev in finetuned) and not any(
+        ev.opt_in for ev in EVALUATIONS)
+    assert finetuned_dense_evaluations('v2') == [] == finetuned_dense_evaluations('')
+    # their own metric names: a record never mixes frozen and fine-tuned numbers
+    keys = [k for ev in finetuned for k in ev.metrics]
+    assert keys == FINETUNED_DENSE_METRICS
+    assert not set(keys) & {k for ev in EVALUATIONS for k in ev.metrics}
+    for ev in finetuned:
+        base = frozen[ev.name.replace('-finetuned', '')]
+        assert list(ev.metrics.values()) == list(base.metrics.values())
+        assert ev.scale == base.scale
+        cfg = Config.fromfile(str(REPO / ev.config))
+        cfg_frozen = Config.fromfile(str(REPO / base.config))
+        assert cfg_frozen.model.backbone.frozen_stages == 4
+        assert cfg.model.backbone.frozen_stages == -1, ev.name
+        assert cfg.train_cfg.max_iters == 2000 == cfg.param_scheduler[-1].end
+        cfg.model.backbone.frozen_stages = 4
+        assert cfg.model == cfg_frozen.model, ev.name  # nothing else in the model
+        for key in cfg_frozen:
+            if 'dataloader' in key or 'evaluator' in key:
+                assert cfg[key] == cfg_frozen[key], (ev.name, key)
+
+
+def test_finetuned_evaluations_run_only_when_named(tiny_demo_v2, tmp_path):
+    from mmhybrid.benchmarks.ablation import AblationRun
+    data = tmp_path / 'fashion_demo'
+    data.mkdir()
+    for entry in tiny_demo_v2.iterdir():
+        (data / entry.name).symlink_to(entry)
+    (data / 'scenes_v3').symlink_to(tiny_demo_v2 / 'scenes_v2')
+    v3 = dataclasses.replace(QUICK, dense_scenes='v3')
+    args = (str(tmp_path / 'r'), str(tmp_path / 'w'), str(data))
+    run = AblationRun(v3, *args)
+    assert [ev.name for ev in run.evaluations] == ['finetune', 'detection',
+                                                   'segmentation']
+    run = AblationRun(v3, *args, evaluations=['segmentation-finetuned'])
+    assert [ev.name for ev in run.evaluations] == ['segmentation-finetuned']
+    v2 = dataclasses.replace(QUICK, dense_scenes='v2')
+    with pytest.raises(ValueError, match="for the dense scene set 'v2'"):
+        AblationRun(v2, *args, evaluations=['detection-finetuned'])
+
+
+def test_quick_v3_finetuned_run_trains_the_backbone_and_reports_apart(
+        tiny_demo_v2, tmp_path):
+    data = tmp_path / 'data' / 'fashion_demo'
+    data.mkdir(parents=True)
+    for entry in tiny_demo_v2.iterdir():
+        (data / entry.name).symlink_to(entry)
+    (data / 'scenes_v3').symlink_to(tiny_demo_v2 / 'scenes_v2')  # the tiny v2 as v3
+    run_ablation(tmp_path, '--methods', 'random', 'mim', '--seeds', '0',
+                 '--dense-scenes', 'v3', '--evaluations', 'detection-finetuned',
+                 'segmentation-finetuned', '--results', 'results/dense_v3_ft')
+    record = json.loads(
+        (tmp_path / 'results/dense_v3_ft/ablation/mim-s0.json').read_text())
+    assert set(FINETUNED_DENSE_METRICS) <= set(record['metrics'])
+    assert not {'det_box_ap', 'seg_miou'} & set(record['metrics'])
+    assert record['evaluations'] == ['probes', 'detection-finetuned',
+                                     'segmentation-finetuned']
+    unit = tmp_path / 'work_dirs/ablation-quick/mim-s0'
+    for name in ('detection-finetuned', 'segmentation-finetuned'):
+        [eval_dir] = unit.glob(f'{name}-*')
+        text = next(eval_dir.rglob('*.py')).read_text()
+        assert 'scenes_v3/train' in text and 'frozen_stages=-1' in text, name
+    report = (tmp_path / 'results/dense_v3_ft/ablation.md').read_text()
+    for title in ('Mask R-CNN box AP (fine-tuned)', 'UperNet mIoU (fine-tuned)'):
+        assert title in report
+        # the sensitivity check weighs them too (random is the baseline)
+        sensitivity = report.split('## Sensitivity')[1].split('##')[0]
+        assert f'| {title} ' in sensitivity

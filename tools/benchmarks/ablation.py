@@ -1,7 +1,8 @@
 """Hybrid pre-training vs its parts and no pre-training, on the demo world.
 
 Methods x seeds x four evaluations (frozen kNN / linear probe, 10%-label
-fine-tuning, Mask R-CNN and UperNet fine-tuned). Resumable: each finished
+fine-tuning, Mask R-CNN and UperNet on frozen features; fine-tuned end to end
+on request). Resumable: each finished
 (method, seed) is written to results/ablation/<method>-s<seed>.json at once; a
 rerun skips what is done. Writes results/ablation.md and results/ablation.png.
 
@@ -22,6 +23,9 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
         --methods random mim multilabel   # labels never name garments 5-9
     python tools/benchmarks/ablation.py --dense-scenes v2 --evaluations detection \
         segmentation --results results/dense_v2  # the dense protocol v2 (scenes_v2/)
+    python tools/benchmarks/ablation.py --dense-scenes v3 --evaluations \
+        detection-finetuned segmentation-finetuned --results results/dense_v3_ft \
+        --methods random multilabel   # Mask R-CNN / UperNet fine-tuned end to end
     python tools/benchmarks/ablation.py --evaluations --results results/probes \
         --methods random mim              # the frozen probes alone
 """
@@ -35,7 +39,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 from mmhybrid.benchmarks.ablation import AblationRun  # noqa: E402
 from mmhybrid.benchmarks.methods import ALL_METHODS, METHODS, uses_labels  # noqa: E402
-from mmhybrid.benchmarks.protocol import EVALUATIONS, FULL, QUICK  # noqa: E402
+from mmhybrid.benchmarks.protocol import EVALUATION_NAMES, FULL, QUICK  # noqa: E402
 from mmhybrid.benchmarks.report import load_records, write_report  # noqa: E402
 from mmhybrid.benchmarks.report import write_label_budget_report  # noqa: E402
 
@@ -59,11 +63,12 @@ def main():
                         'protocol batch; the default is the protocol\'s): give it '
                         'its own --results and --work-dir')
     parser.add_argument('--evaluations', nargs='*', default=None,
-                        choices=[ev.name for ev in EVALUATIONS],
-                        help='downstream evaluations to run (default: all; the '
-                        'frozen probes always run, alone if none is named): a '
-                        'screen, whose steps a full run in the same --work-dir '
-                        'reuses; give it its own --results')
+                        choices=EVALUATION_NAMES,
+                        help='downstream evaluations to run (default: all but '
+                        'the fine-tuned dense ones, which --dense-scenes v3 '
+                        'offers by name; the frozen probes always run, alone if '
+                        'none is named): a screen, whose steps a full run in the '
+                        'same --work-dir reuses; give it its own --results')
     parser.add_argument('--label-fraction', type=float, default=None,
                         help='share of the labelled objects that keep their labels '
                         '(0 < L < 1; default all): the methods that read labels '
@@ -134,9 +139,12 @@ def main():
         if args.evaluations is not None and args.results is None:
             parser.error('--evaluations needs its own --results (its records hold '
                          'only those metrics)')
-        run = AblationRun(protocol, results, work_dir, args.data,
-                          log=lambda msg: print(msg, flush=True),
-                          evaluations=args.evaluations)
+        try:
+            run = AblationRun(protocol, results, work_dir, args.data,
+                              log=lambda msg: print(msg, flush=True),
+                              evaluations=args.evaluations)
+        except ValueError as e:  # an evaluation the scene set does not have
+            parser.error(str(e))
         run.run(args.methods, args.seeds)
     records = load_records(osp.join(results, 'ablation'))
     if not records:
