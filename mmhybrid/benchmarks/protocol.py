@@ -78,7 +78,8 @@ DENSE_CONFIGS = {
 
 # fine-tuned end to end (issue #27: the method's headline dense numbers are
 # fine-tuned): opt-in evaluations of the scene sets listed, each 2000 iterations
-# (a CPU hour a method and seed, minutes on a GPU)
+# (estimated from measured step times: ~16 + ~26 CPU minutes a method and seed
+# before evaluation; not timed yet)
 DETECTION_FINETUNED_CONFIG_V3 = DEMO + 'mask-rcnn_swin-demo-hybrid_fpn_1xb8-2k_fashion-scenes-v3-64px.py'
 SEGMENTATION_FINETUNED_CONFIG_V3 = DEMO + 'upernet_swin-demo-hybrid_1xb16-2k_fashion-scenes-v3-64px.py'
 #: ``Protocol.dense_scenes`` -> (fine-tuned detection config, segmentation config)
