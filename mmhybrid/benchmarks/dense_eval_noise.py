@@ -13,10 +13,10 @@ images has ``var(m_full) = var(m_half) / 2``, hence
 ``std(m_full) = std(m_A - m_B) / 2``. COCO AP and mIoU are ratios of sums rather
 than means, so this is the usual approximation, not an identity.
 """
-import json
 import contextlib
 import importlib
 import io
+import json
 import os.path as osp
 import tempfile
 from dataclasses import dataclass
@@ -99,14 +99,15 @@ def coco_ap_of(ann_file: str, result_file: str, iou_type: str) -> tuple:
     return metric_of, len(image_ids)
 
 
-def _run_split(config: str, checkpoint: str, split: str, metric_cfg: dict):
+def _run_split(cfg: Config, checkpoint: str, split: str, metric_cfg: dict):
     """Run the config's model with ``checkpoint`` over its ``split`` dataloader
-    ('val' or 'test') and feed ``metric_cfg`` (built in the config's scope).
+    ('val' or 'test') and feed ``metric_cfg`` (built in the config's scope);
+    adapts ``cfg`` in place.
 
     No Runner: it would leave a work directory behind and register the
     config's visualizer under its shared name, which a later run in the same
     process would reuse (and log its scalars into this one's directory)."""
-    cfg = adapt_cfg_for_cpu(Config.fromfile(config))
+    cfg = adapt_cfg_for_cpu(cfg)
     # the heads' weights come from the checkpoint; the backbone's init_cfg must not
     # download or read a pre-training file at build time
     cfg.model.backbone.init_cfg = None
@@ -151,7 +152,7 @@ def detection_metrics(config: str, checkpoint: str,
     with tempfile.TemporaryDirectory(prefix='dense_eval_noise-') as tmp:
         prefix = osp.join(tmp, 'results')
         evaluator.update(outfile_prefix=prefix, format_only=False)
-        metric = _run_split(config, checkpoint, split, evaluator)
+        metric = _run_split(cfg, checkpoint, split, evaluator)
         # mmdet's own numbers; writes <prefix>.bbox.json and <prefix>.segm.json
         reported = metric.compute_metrics(metric.results)
         for name, iou_type in (('box_ap', 'bbox'), ('mask_ap', 'segm')):
@@ -166,7 +167,7 @@ def segmentation_metrics(config: str, checkpoint: str,
                          split: str = 'test') -> Dict[str, SubsetMetric]:
     """mIoU of a trained UperNet config on ``split``."""
     cfg = Config.fromfile(config)
-    metric = _run_split(config, checkpoint, split, cfg[f'{split}_evaluator'].to_dict())
+    metric = _run_split(cfg, checkpoint, split, cfg[f'{split}_evaluator'].to_dict())
     per_image: List = list(metric.results)
     reported = float(metric.compute_metrics(per_image)['mIoU'])  # mmseg's own
     return dict(miou=SubsetMetric(miou_of(per_image), len(per_image), reported))

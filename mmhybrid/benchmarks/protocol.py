@@ -106,8 +106,9 @@ def finetuned_dense_evaluations(dense_scenes: str) -> List[Evaluation]:
 
 
 #: every evaluation name of any scene set (the tool's choices)
-EVALUATION_NAMES = [ev.name for ev in EVALUATIONS] + [
-    ev.name for ev in finetuned_dense_evaluations('v3')]
+EVALUATION_NAMES = [ev.name for ev in EVALUATIONS] + sorted(
+    {ev.name for scenes in FINETUNED_DENSE_CONFIGS
+     for ev in finetuned_dense_evaluations(scenes)})
 
 
 def _check_dense_scenes(dense_scenes: str) -> None:

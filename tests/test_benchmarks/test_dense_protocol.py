@@ -145,13 +145,19 @@ def test_v3_finetuned_evaluations_unfreeze_the_frozen_v3_heads():
                 assert cfg[key] == cfg_frozen[key], (ev.name, key)
 
 
-def test_finetuned_evaluations_run_only_when_named(tiny_demo_v2, tmp_path):
-    from mmhybrid.benchmarks.ablation import AblationRun
-    data = tmp_path / 'fashion_demo'
-    data.mkdir()
+def tiny_demo_as_v3(tiny_demo_v2, data):
+    """A data root at ``data`` linking :func:`tiny_demo_v2`, its scenes_v2/ also
+    as scenes_v3/ (v3 is v2 with larger evaluation splits)."""
+    data.mkdir(parents=True)
     for entry in tiny_demo_v2.iterdir():
         (data / entry.name).symlink_to(entry)
     (data / 'scenes_v3').symlink_to(tiny_demo_v2 / 'scenes_v2')
+    return data
+
+
+def test_finetuned_evaluations_run_only_when_named(tiny_demo_v2, tmp_path):
+    from mmhybrid.benchmarks.ablation import AblationRun
+    data = tiny_demo_as_v3(tiny_demo_v2, tmp_path / 'fashion_demo')
     v3 = dataclasses.replace(QUICK, dense_scenes='v3')
     args = (str(tmp_path / 'r'), str(tmp_path / 'w'), str(data))
     run = AblationRun(v3, *args)
@@ -166,11 +172,7 @@ def test_finetuned_evaluations_run_only_when_named(tiny_demo_v2, tmp_path):
 
 def test_quick_v3_finetuned_run_trains_the_backbone_and_reports_apart(
         tiny_demo_v2, tmp_path):
-    data = tmp_path / 'data' / 'fashion_demo'
-    data.mkdir(parents=True)
-    for entry in tiny_demo_v2.iterdir():
-        (data / entry.name).symlink_to(entry)
-    (data / 'scenes_v3').symlink_to(tiny_demo_v2 / 'scenes_v2')  # the tiny v2 as v3
+    tiny_demo_as_v3(tiny_demo_v2, tmp_path / 'data' / 'fashion_demo')
     run_ablation(tmp_path, '--methods', 'random', 'mim', '--seeds', '0',
                  '--dense-scenes', 'v3', '--evaluations', 'detection-finetuned',
                  'segmentation-finetuned', '--results', 'results/dense_v3_ft')
