@@ -245,6 +245,32 @@ def test_a_budget_where_no_label_reader_was_measured_gets_no_column(tmp_path):
     assert '| linear top-1' in sens[1]
 
 
+def test_the_sensitivity_per_budget_weighs_the_opt_in_evaluations(tmp_path):
+    """The fine-tuned dense tasks and the held-out-class probe (opt-in, so not
+    in every record) get a sensitivity row at the budgets where a method that
+    reads labels was measured on them, and only there."""
+    from mmhybrid.benchmarks.report import write_label_budget_report
+    extra = ('det_ft_box_ap', 'seg_ft_miou', 'linear_top1_held_out')
+    for seed in (0, 1):
+        write_record(tmp_path, 'full', 'random', seed, 20. + seed,
+                     metrics=METRICS)
+        write_record(tmp_path, 'full', 'multilabel', seed, 30. + seed,
+                     metrics=('linear_top1',))
+        write_record(tmp_path, 'L10', 'multilabel', seed, 28. + seed, fraction=0.1,
+                     metrics=('linear_top1',) + extra)
+    report = write_label_budget_report(
+        [str(tmp_path / 'full'), str(tmp_path / 'L10')], str(tmp_path / 'lb.md'),
+        str(tmp_path / 'lb.png'), 'cmd')
+    full, l10 = report.split('## Sensitivity per L')[1].split('### L = 10%')
+    rows = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
+            for line in l10.splitlines() if line.startswith('| ')}
+    assert rows['Mask R-CNN box AP (fine-tuned)'][:2] == ['multilabel', '+8.00']
+    assert rows['UperNet mIoU (fine-tuned)'][:2] == ['multilabel', '+8.00']
+    assert rows['held-out classes: linear top-1 (frozen)'][:2] == [
+        'multilabel', '+8.00']
+    assert '(fine-tuned)' not in full and 'held-out' not in full
+
+
 def test_the_teacher_variant_builds_and_trains_on_every_object_at_a_budget():
     """The label teacher's screen reads the budget's mixed list (its label task
     has self-supervised company) and its model accepts the teacher."""
