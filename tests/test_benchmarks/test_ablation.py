@@ -203,6 +203,11 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
     assert tuple(backbone.out_indices) == (2, 3)
     assert cfg.model.mim.neck.in_channels == backbone.arch['embed_dims'] * 4
     assert cfg.model.mim.neck.encoder_stride == 16
+    # MIM down-weighted: only its weight moves
+    cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+labelled-share-'
+                                '0.67+mim-weight-0.25'], 10, 4, 0, 'x.json')
+    assert cfg.model.loss_balancer.weights.to_dict() == dict(
+        mim=0.25, contrastive=1.0, multilabel=4.0)
 
     def record(method, seed, value):
         metrics = {k: value for k in METRICS}
