@@ -217,7 +217,7 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
            'decoder on the third stage (stride 16)',
            (dict(_label_weight('hybrid-shared-unmasked', 4.0), **_MIM_STAGE_3), ),
            labelled_share=2 / 3),
-    # issue #27: MIM moving the decoder to stage 3 gained nothing (L = 1%,
+    # issue #27: moving MIM's decoder to stage 3 gained nothing (L = 1%,
     # results/label_budget/screen-L1); the other lever is its share of the
     # gradient. With few labels the label term and MoCo v3 (the self-supervised
     # task that transfers best to the held-out classes, results/held_out) lead,
