@@ -208,6 +208,15 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
                                 '0.67+mim-weight-0.25'], 10, 4, 0, 'x.json')
     assert cfg.model.loss_balancer.weights.to_dict() == dict(
         mim=0.25, contrastive=1.0, multilabel=4.0)
+    # no MIM: the task is gone (no decoder, no mask), labels and MoCo v3 keep
+    # their weights and read one unmasked pass
+    cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+labelled-share-'
+                                '0.67+no-mim'], 10, 4, 0, 'x.json', label_fraction=0.1)
+    assert cfg.model.mim is None
+    assert cfg.model.loss_balancer.weights.to_dict() == dict(
+        contrastive=1.0, multilabel=4.0)
+    plan = plan_of(cfg.model)
+    assert plan.mim is None and not plan.uses_mask and len(plan.online) == 1
 
     def record(method, seed, value):
         metrics = {k: value for k in METRICS}
