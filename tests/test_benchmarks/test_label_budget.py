@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mmengine.config import Config
 
 from mmhybrid.benchmarks.methods import METHODS, TUNING, stage_configs, uses_labels
 from mmhybrid.benchmarks.protocol import FULL, METRICS, QUICK
@@ -320,3 +321,25 @@ def test_a_labelled_share_gives_the_labelled_objects_their_own_batch_share():
         with pytest.raises(ValueError, match=r'labelled_share .* in \(0, 1\)'):
             set_label_budget(stage_configs(base, *args)[0], 0.1, bad)
     assert Method('x', 'y').labelled_share is None
+
+
+def test_the_few_label_demo_config_is_the_measured_labelled_share():
+    """``configs/pretrain/hybrid_swin-demo_fashion-64px_10pct-labels.py`` draws
+    its batches as the benchmark's ``+labelled-share-0.67`` did at L = 10%: the
+    same object lists, the same shares."""
+    cfg = Config.fromfile(str(
+        REPO / 'configs/pretrain/hybrid_swin-demo_fashion-64px_10pct-labels.py'))
+    measured, = stage_configs(
+        TUNING['hybrid-shared-unmasked+label-weight-4+labelled-share-0.67'],
+        10, 4, 0, 'splits/pretrain_partial.json', label_fraction=0.1)
+    ann_files, ratios = sources(cfg)
+    total = sum(ratios)
+    assert ann_files[:2] == sources(measured)[0][:2]
+    assert ann_files[2:] == ['scenes/meta/train_partial.json', None]
+    assert [r / total for r in ratios] == pytest.approx(sources(measured)[1])
+    datasets = cfg.train_dataloader.dataset.datasets
+    assert [d.data_prefix for d in datasets] == [
+        'objects/', 'objects/', 'scenes/', 'scenes/unlabelled']
+    assert datasets[0].pipeline == datasets[1].pipeline == datasets[3].pipeline
+    assert cfg.model.loss_balancer.weights.to_dict() == dict(
+        mim=1.0, contrastive=1.0, multilabel=4.0)

@@ -65,6 +65,7 @@ def test_training_without_data_names_the_missing_annotation_file(tmp_path):
     ('ablations/hybrid-multilabel-only_swin-b.py', ('multilabel', )),
     ('hybrid_swin-t.py', ('mim', 'contrastive', 'multilabel')),
     ('hybrid_swin-demo_fashion-64px.py', ('mim', 'contrastive', 'multilabel')),
+    ('hybrid_swin-demo_fashion-64px_10pct-labels.py', ('mim', 'contrastive', 'multilabel')),
 ])
 def test_variants_build(name, tasks):
     model, cfg = build_model(PRETRAIN / name)

@@ -1,6 +1,8 @@
 """Build the Fashion-MNIST demo world (classification images, multi-label scenes,
 COCO instances, semantic maps) into one folder. Does nothing when the folder
-already holds a build of the same parameters.
+already holds a build of the same parameters. Then writes the object lists of
+the few-label recipes (``splits/objects_{labelled,unlabelled}_<pct>pct.json``,
+the benchmark's label budgets; ``--label-budgets`` with no value: none).
 
     python tools/dataset_converters/build_fashion_demo.py --out data/fashion_demo
 """
@@ -11,6 +13,7 @@ import sys
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
+from mmhybrid.benchmarks.splits import label_budget_splits  # noqa: E402
 from mmhybrid.datasets.fashion_demo import (  # noqa: E402
     DemoParams, FashionMNISTNotFound, build_fashion_demo)
 
@@ -26,6 +29,11 @@ def parse_args():
         help='folder with the Fashion-MNIST IDX files, gzipped or not '
         '(default: /usr/share/datasets/fashion-mnist from the Debian package '
         'dataset-fashion-mnist)')
+    parser.add_argument(
+        '--label-budgets', metavar='L', nargs='*', type=float, default=[0.1, 0.01],
+        help='also write the labelled / unlabelled object lists that keep the labels '
+        'of a class-balanced share L of the objects (what '
+        'configs/pretrain/hybrid_swin-demo_fashion-64px_10pct-labels.py reads)')
     for field in dataclasses.fields(DemoParams):
         if field.name == 'max_garments':
             continue
@@ -44,6 +52,10 @@ def main():
     })
     try:
         build_fashion_demo(args.out, params, fashion_mnist=args.fashion_mnist)
+        for fraction in args.label_budgets:
+            files = label_budget_splits(args.out, fraction)
+            print(f'label budget {fraction:g}: {files["labelled"]}, '
+                  f'{files["unlabelled"]}')
     except (FashionMNISTNotFound, FileExistsError, ValueError) as e:
         sys.exit(f'error: {e}')
 
