@@ -52,12 +52,17 @@ def main():
     })
     try:
         build_fashion_demo(args.out, params, fashion_mnist=args.fashion_mnist)
-        for fraction in args.label_budgets:
-            files = label_budget_splits(args.out, fraction)
-            print(f'label budget {fraction:g}: {files["labelled"]}, '
-                  f'{files["unlabelled"]}')
     except (FashionMNISTNotFound, FileExistsError, ValueError) as e:
         sys.exit(f'error: {e}')
+    for fraction in args.label_budgets:
+        try:
+            files = label_budget_splits(args.out, fraction)
+        except ValueError as e:
+            sys.exit(f'error: {e} (in {args.out}/objects/meta/train.json); '
+                     'give a larger --num-objects, or --label-budgets with '
+                     'fewer or no values')
+        print(f'label budget {fraction:g}: {files["labelled"]}, '
+              f'{files["unlabelled"]}')
 
 
 if __name__ == '__main__':

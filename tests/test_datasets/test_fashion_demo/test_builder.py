@@ -269,14 +269,22 @@ def test_command_line_builds_then_reports_up_to_date(tmp_path, monkeypatch,
             '32', '--num-train', '3', '--num-val', '2', '--num-unlabelled',
             '2', '--num-cls-train', '10', '--num-cls-test', '10',
             '--unlabelled-fraction', '0.34', '--num-objects', '10']
+    # ten objects cannot keep a class-balanced 10% of their labels: the default
+    # label budgets stop with the fix, after the build
     monkeypatch.setattr(sys, 'argv', argv)
-    tool.main()
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main()
+    assert 'label budget 0.1: garment' in str(exit_info.value)
+    assert '--label-budgets' in str(exit_info.value)
+    argv += ['--label-budgets']  # none
+    monkeypatch.setattr(sys, 'argv', argv)
     info = read_json(out, 'build_info.json')
     assert info['params'] == dict(seed=3, size=32, num_train=3, num_val=2,
                                   num_unlabelled=2, num_cls_train=10,
                                   num_cls_test=10, unlabelled_fraction=0.34,
                                   max_garments=4, num_objects=10)
     assert Image.open(osp.join(out, 'scenes/val/000001.png')).size == (32, 32)
+    assert not osp.exists(osp.join(out, 'splits'))
     capsys.readouterr()
     tool.main()
     assert capsys.readouterr().out == f'{out} is up to date\n'
