@@ -128,12 +128,15 @@ _MIM_STAGE_3 = dict(
     mim=dict(neck=dict(in_channels=192, encoder_stride=16)))
 
 
-def _label_weight(base: str, weight: float, mim: float = 1.0) -> dict:
+def _label_weight(base: str, weight: float, mim: Optional[float] = 1.0) -> dict:
     """``base``'s model with fixed task weights ``mim`` : 1 : ``weight``
-    (MIM : contrastive : labels)."""
-    return dict(METHODS[base].stages[0], loss_balancer=dict(
-        _delete_=True, type='FixedTaskWeights',
-        weights=dict(mim=mim, contrastive=1.0, multilabel=weight)))
+    (MIM : contrastive : labels); ``mim=None`` drops the MIM task."""
+    weights = dict(mim=mim, contrastive=1.0, multilabel=weight)
+    if mim is None:
+        del weights['mim']
+    model = dict(METHODS[base].stages[0], loss_balancer=dict(
+        _delete_=True, type='FixedTaskWeights', weights=weights))
+    return model if mim is not None else dict(model, mim=None)
 
 
 _BASELINE = METHODS['hybrid-shared'].stages[0]
@@ -236,9 +239,7 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
            'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67 without the '
            'MIM task (task weights 0 : 1 : 4: labels and MoCo v3 read one unmasked '
            'pass)',
-           (dict(_label_weight('hybrid-shared-unmasked', 4.0), mim=None,
-                 loss_balancer=dict(_delete_=True, type='FixedTaskWeights',
-                                    weights=dict(contrastive=1.0, multilabel=4.0))), ),
+           (_label_weight('hybrid-shared-unmasked', 4.0, mim=None), ),
            labelled_share=2 / 3),
     Method('hybrid-shared+bce', 'hybrid-shared with BCE instead of ASL for the '
            'label head', (dict(_BASELINE, multilabel=dict(head=dict(loss=dict(
