@@ -104,7 +104,7 @@ class AblationRun:
         python (str): Interpreter for the tool subprocesses.
         log (callable): Progress lines.
         evaluations (Sequence[str], optional): Names of the downstream
-            evaluations to run (``evaluations_for(protocol.dense_scenes)``;
+            evaluations to run (``evaluations_for`` the protocol's dense scenes;
             default all but the opt-in ones). The frozen probes always run.
     """
 
@@ -114,7 +114,8 @@ class AblationRun:
                  log: Callable[[str], None] = print,
                  evaluations: Optional[Sequence[str]] = None) -> None:
         self.protocol = protocol
-        every = evaluations_for(protocol.dense_scenes)
+        every = evaluations_for(protocol.dense_scenes,
+                                protocol.finetuned_detection_iters)
         known = [ev.name for ev in every]
         unknown = sorted(set(evaluations or ()) - set(known))
         if unknown:

@@ -86,16 +86,29 @@ SEGMENTATION_FINETUNED_CONFIG_V3 = DEMO + 'upernet_swin-demo-hybrid_1xb16-2k_fas
 FINETUNED_DENSE_CONFIGS = {
     'v3': (DETECTION_FINETUNED_CONFIG_V3, SEGMENTATION_FINETUNED_CONFIG_V3),
 }
+# the fine-tuned Mask R-CNN's schedules (``Protocol.finetuned_detection_iters``):
+# after 2000 iterations random-init seeds ended at box AP 13.7 / 34.9 / 33.0, one
+# detector taking off ~500 iterations after the others (results/dense_v3_finetuned)
+DETECTION_FINETUNED_4K_CONFIG_V3 = DEMO + 'mask-rcnn_swin-demo-hybrid_fpn_1xb8-4k_fashion-scenes-v3-64px.py'
+#: ``Protocol.dense_scenes`` -> {iterations: fine-tuned detection config}
+FINETUNED_DETECTION_SCHEDULES = {
+    'v3': {2000: DETECTION_FINETUNED_CONFIG_V3, 4000: DETECTION_FINETUNED_4K_CONFIG_V3},
+}
+FINETUNED_DETECTION_ITERS = 2000  # the schedule of the first records
 # the fine-tuned dense metrics, reported only by a run that names their evaluations
 FINETUNED_DENSE_METRICS = ['det_ft_box_ap', 'det_ft_mask_ap', 'seg_ft_miou']
 
 
-def finetuned_dense_evaluations(dense_scenes: str) -> List[Evaluation]:
+def finetuned_dense_evaluations(
+        dense_scenes: str,
+        detection_iters: int = FINETUNED_DETECTION_ITERS) -> List[Evaluation]:
     """The opt-in fine-tuned Mask R-CNN and UperNet of a scene set (none for a
-    set without them)."""
+    set without them), the Mask R-CNN on its ``detection_iters`` schedule
+    (:data:`FINETUNED_DETECTION_SCHEDULES`)."""
     if dense_scenes not in FINETUNED_DENSE_CONFIGS:
         return []
-    det, seg = FINETUNED_DENSE_CONFIGS[dense_scenes]
+    _, seg = FINETUNED_DENSE_CONFIGS[dense_scenes]
+    det = FINETUNED_DETECTION_SCHEDULES[dense_scenes][detection_iters]
     return [
         Evaluation('detection-finetuned', det, {'det_ft_box_ap': 'coco/bbox_mAP',
                                                 'det_ft_mask_ap': 'coco/segm_mAP'},
@@ -117,15 +130,29 @@ def _check_dense_scenes(dense_scenes: str) -> None:
                          f'{sorted(DENSE_CONFIGS)}')
 
 
-def evaluations_for(dense_scenes: str = '') -> List[Evaluation]:
+def _check_detection_iters(dense_scenes: str, detection_iters: int) -> None:
+    if detection_iters == FINETUNED_DETECTION_ITERS:
+        return
+    known = sorted(FINETUNED_DETECTION_SCHEDULES.get(dense_scenes, {}))
+    if detection_iters not in known:
+        raise ValueError(
+            f'the dense scene set {dense_scenes!r} has no fine-tuned Mask R-CNN of '
+            f'{detection_iters} iterations; its schedules: {known or "none"}')
+
+
+def evaluations_for(dense_scenes: str = '',
+                    finetuned_detection_iters: int = FINETUNED_DETECTION_ITERS
+                    ) -> List[Evaluation]:
     """:data:`EVALUATIONS` with the detection and segmentation configs of the
     dense scene set ``dense_scenes`` (a key of :data:`DENSE_CONFIGS`), then its
     opt-in fine-tuned ones (:func:`finetuned_dense_evaluations`)."""
     _check_dense_scenes(dense_scenes)
+    _check_detection_iters(dense_scenes, finetuned_detection_iters)
     det, seg = DENSE_CONFIGS[dense_scenes]
     configs = dict(detection=det, segmentation=seg)
     return [replace(ev, config=configs.get(ev.name, ev.config))
-            for ev in EVALUATIONS] + finetuned_dense_evaluations(dense_scenes)
+            for ev in EVALUATIONS] + finetuned_dense_evaluations(
+                dense_scenes, finetuned_detection_iters)
 
 
 # the frozen probes on the known / the held-out garment classes apart, each a
@@ -186,6 +213,9 @@ class Protocol:
             evaluations train and test on (:data:`DENSE_CONFIGS`): '' the
             pre-training's scenes/, 'v2' scenes_v2/ (the data root must hold
             it). The pre-training and the probes do not change.
+        finetuned_detection_iters (int): The schedule of the fine-tuned Mask
+            R-CNN (``detection-finetuned``), one the scene set has
+            (:data:`FINETUNED_DETECTION_SCHEDULES`).
     """
     pretrain_iters: int = 1000
     pretrain_batch: int = 32
@@ -195,10 +225,12 @@ class Protocol:
     label_fraction: float = 1.0
     held_out_classes: Tuple[int, ...] = ()
     dense_scenes: str = ''
+    finetuned_detection_iters: int = FINETUNED_DETECTION_ITERS
 
     #: Fields added after the first records were written: :meth:`as_dict`
     #: leaves each out while it holds its default.
-    LATER_FIELDS = ('label_fraction', 'held_out_classes', 'dense_scenes')
+    LATER_FIELDS = ('label_fraction', 'held_out_classes', 'dense_scenes',
+                    'finetuned_detection_iters')
 
     def __post_init__(self):
         classes = tuple(sorted(int(c) for c in self.held_out_classes))
@@ -210,6 +242,7 @@ class Protocol:
                              'supported yet: run the held-out classes at full labels')
         object.__setattr__(self, 'held_out_classes', classes)
         _check_dense_scenes(self.dense_scenes)
+        _check_detection_iters(self.dense_scenes, self.finetuned_detection_iters)
 
     @property
     def images_seen(self) -> int:

@@ -7,13 +7,16 @@ the same heads fine-tuned end to end (issue #27), run only when named."""
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from mmengine.config import Config
 
 from mmhybrid.benchmarks.protocol import (DENSE_CONFIGS, EVALUATIONS,
-                                          FINETUNED_DENSE_METRICS, FULL, QUICK,
-                                          Protocol, evaluations_for,
+                                          FINETUNED_DENSE_METRICS,
+                                          FINETUNED_DETECTION_SCHEDULES, FULL,
+                                          QUICK, Protocol, evaluations_for,
                                           finetuned_dense_evaluations)
 
 from .test_ablation import REPO, run_ablation
@@ -143,6 +146,53 @@ def test_v3_finetuned_evaluations_unfreeze_the_frozen_v3_heads():
         for key in cfg_frozen:
             if 'dataloader' in key or 'evaluator' in key:
                 assert cfg[key] == cfg_frozen[key], (ev.name, key)
+
+
+def test_the_longer_detection_schedule_changes_only_the_schedule():
+    """``finetuned_detection_iters``: the fine-tuned Mask R-CNN of 4000 iterations
+    is the 2000-iteration one with the schedule stretched (warm-up kept, the
+    step at 80%); the UperNet, the frozen heads and older records stay."""
+    assert 'finetuned_detection_iters' not in dataclasses.replace(
+        FULL, dense_scenes='v3').as_dict()  # the 2000-iteration records keep their hash
+    long = dataclasses.replace(FULL, dense_scenes='v3', finetuned_detection_iters=4000)
+    assert long.as_dict()['finetuned_detection_iters'] == 4000
+    short_evs = {ev.name: ev for ev in evaluations_for('v3')}
+    long_evs = {ev.name: ev for ev in evaluations_for('v3', 4000)}
+    assert short_evs.keys() == long_evs.keys()
+    for name in short_evs:
+        assert (short_evs[name] == long_evs[name]) == (name != 'detection-finetuned')
+    assert long_evs['detection-finetuned'].metrics == short_evs[
+        'detection-finetuned'].metrics
+    short, long_ = (Config.fromfile(str(REPO / FINETUNED_DETECTION_SCHEDULES['v3'][n]))
+                    for n in (2000, 4000))
+    assert long_.train_cfg.max_iters == 4000 == long_.param_scheduler[-1].end
+    assert long_.param_scheduler[-1].milestones == [3200]
+    assert long_.param_scheduler[0] == short.param_scheduler[0]  # the warm-up
+    assert long_.default_hooks.checkpoint.interval == 4000
+    for key in short:
+        if key not in ('train_cfg', 'param_scheduler', 'default_hooks', 'max_iters'):
+            assert long_[key] == short[key], key
+    for scenes in ('', 'v2'):  # no fine-tuned heads there
+        with pytest.raises(ValueError, match='has no fine-tuned Mask R-CNN of 4000'):
+            Protocol(dense_scenes=scenes, finetuned_detection_iters=4000)
+    with pytest.raises(ValueError, match=r'its schedules: \[2000, 4000\]'):
+        Protocol(dense_scenes='v3', finetuned_detection_iters=3000)
+
+
+def test_the_cli_takes_the_longer_schedule_only_for_v3_into_its_own_results(tmp_path):
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, str(REPO / 'tools/benchmarks/ablation.py'), '--quick',
+             '--finetuned-detection-iters', '4000', *args], cwd=tmp_path,
+            capture_output=True, text=True, timeout=300,
+            env=dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES=''))
+    proc = cli()
+    assert proc.returncode == 2
+    assert '--finetuned-detection-iters needs its own --results' in proc.stderr
+    proc = cli('--dense-scenes', 'v2', '--results', 'r')
+    assert proc.returncode == 2
+    assert "the dense scene set 'v2' has no fine-tuned Mask R-CNN of 4000" in proc.stderr
+    assert not (tmp_path / 'r').exists()
 
 
 def tiny_demo_as_v3(tiny_demo_v2, data):

@@ -26,6 +26,9 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
     python tools/benchmarks/ablation.py --dense-scenes v3 --evaluations \
         detection-finetuned segmentation-finetuned --results results/dense_v3_ft \
         --methods random multilabel   # Mask R-CNN / UperNet fine-tuned end to end
+    python tools/benchmarks/ablation.py --dense-scenes v3 --evaluations \
+        detection-finetuned --finetuned-detection-iters 4000 \
+        --results results/dense_v3_ft4k   # the fine-tuned Mask R-CNN, 4000 its
     python tools/benchmarks/ablation.py --evaluations --results results/probes \
         --methods random mim              # the frozen probes alone
 """
@@ -89,6 +92,10 @@ def main():
                         'with 4000-scene val / test splits) instead of the '
                         'pre-training\'s scenes/; pre-training and probes are '
                         'reused from --work-dir; give it its own --results')
+    parser.add_argument('--finetuned-detection-iters', type=int, default=None,
+                        help='the schedule of the fine-tuned Mask R-CNN '
+                        '(detection-finetuned; v3 has 2000, the default, and '
+                        '4000); give it its own --results')
     parser.add_argument('--label-budget-report', nargs='+', default=None,
                         metavar='RESULTS',
                         help='only write <--results>/label_budget.md and .png from '
@@ -136,6 +143,14 @@ def main():
             if args.results is None:
                 parser.error('--dense-scenes needs its own --results')
             protocol = dataclasses.replace(protocol, dense_scenes=args.dense_scenes)
+        if args.finetuned_detection_iters is not None:
+            if args.results is None:
+                parser.error('--finetuned-detection-iters needs its own --results')
+            try:
+                protocol = dataclasses.replace(
+                    protocol, finetuned_detection_iters=args.finetuned_detection_iters)
+            except ValueError as e:
+                parser.error(str(e))
         if args.evaluations is not None and args.results is None:
             parser.error('--evaluations needs its own --results (its records hold '
                          'only those metrics)')
@@ -156,7 +171,9 @@ def main():
         f' --label-fraction {args.label_fraction}' if args.label_fraction else '') + (
         ' --held-out-classes ' + ' '.join(map(str, args.held_out_classes))
         if args.held_out_classes else '') + (
-        f' --dense-scenes {args.dense_scenes}' if args.dense_scenes else '')
+        f' --dense-scenes {args.dense_scenes}' if args.dense_scenes else '') + (
+        f' --finetuned-detection-iters {args.finetuned_detection_iters}'
+        if args.finetuned_detection_iters else '')
     print(write_report(records, osp.join(results, 'ablation.md'),
                        osp.join(results, 'ablation.png'), command))
 
