@@ -9,8 +9,9 @@ import numpy as np
 
 from mmhybrid.apis.tool_runs import format_table
 from .methods import ALL_METHODS, METHODS, TUNING, base_of, uses_labels
-from .protocol import (METRIC_TITLES, METRICS, OPTIONAL_METRICS,
-                       OPTIONAL_SENSITIVITY_METRICS, SENSITIVITY_METRICS)
+from .protocol import (FINETUNED_DETECTION_ITERS, METRIC_TITLES, METRICS,
+                       OPTIONAL_METRICS, OPTIONAL_SENSITIVITY_METRICS,
+                       SENSITIVITY_METRICS)
 from .splits import GARMENTS
 
 
@@ -176,6 +177,22 @@ def chart(summary, path: str, metrics: Sequence[str] = METRICS) -> None:
     plt.close(fig)
 
 
+def dense_protocol_lines(records: List[dict]) -> List[str]:
+    """The dense scene sets and fine-tuned detection schedules of ``records``
+    (nothing for records of the first dense protocol, which name neither)."""
+    scenes = sorted({r['protocol'].get('dense_scenes', '') for r in records})
+    if scenes == ['']:
+        return []
+    iters = sorted({r['protocol'].get('finetuned_detection_iters',
+                                      FINETUNED_DETECTION_ITERS) for r in records})
+    line = 'Dense scenes: ' + ', '.join(f'scenes_{s}/' if s else 'scenes/'
+                                        for s in scenes) + '.'
+    if any('detection-finetuned' in r['evaluations'] for r in records):
+        line += (' Fine-tuned Mask R-CNN: ' + ', '.join(map(str, iters))
+                 + ' iterations.')
+    return [line + '  ']
+
+
 def write_report(records: List[dict], md_path: str, png_path: str,
                  command: str) -> str:
     """``results/ablation.md`` (test table, val table, sensitivity, provenance)
@@ -187,6 +204,7 @@ def write_report(records: List[dict], md_path: str, png_path: str,
     first = records[0]
     finished = sorted(r['finished'] for r in records)
     protocol = first['protocol']
+    dense = dense_protocol_lines(records)
     hashes = sorted({(r['method'], r['config_hash']) for r in records})
     lines = [
         '# Ablation: hybrid pre-training vs its parts and no pre-training', '',
@@ -201,8 +219,9 @@ def write_report(records: List[dict], md_path: str, png_path: str,
         'per method (same small Swin, same data).  ',
         'Labels: ' + ', '.join(percent(L) for L in sorted(
             {label_fraction_of(r) for r in records})) + ' of the labelled object '
-        'pool (`label_fraction`).' + ('' if held_out == [()] else '  '),
-    ] + ([] if held_out == [()] else [
+        'pool (`label_fraction`).' + ('' if held_out == [()] and not dense
+                                      else '  '),
+    ] + dense + ([] if held_out == [()] else [
         'Garment classes held out of the pre-training labels (their object '
         'images unlabelled; the probes also report the known and the held-out '
         'classes apart, each a probe of its own): ' + '; '.join(

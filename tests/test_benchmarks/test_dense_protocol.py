@@ -195,6 +195,22 @@ def test_the_cli_takes_the_longer_schedule_only_for_v3_into_its_own_results(tmp_
     assert not (tmp_path / 'r').exists()
 
 
+def test_the_report_names_the_dense_scenes_and_the_detection_schedule():
+    from mmhybrid.benchmarks.report import dense_protocol_lines
+
+    def record(evaluations, **protocol):
+        return dict(protocol=dict(FULL.as_dict(), **protocol),
+                    evaluations=['probes', *evaluations])
+    assert dense_protocol_lines([record(['detection'])]) == []  # the first protocol
+    assert dense_protocol_lines([record(['detection'], dense_scenes='v2')]) == [
+        'Dense scenes: scenes_v2/.  ']
+    assert dense_protocol_lines([
+        record(['detection-finetuned'], dense_scenes='v3',
+               finetuned_detection_iters=4000),
+        record(['detection-finetuned'], dense_scenes='v3')]) == [
+        'Dense scenes: scenes_v3/. Fine-tuned Mask R-CNN: 2000, 4000 iterations.  ']
+
+
 def tiny_demo_as_v3(tiny_demo_v2, data):
     """A data root at ``data`` linking :func:`tiny_demo_v2`, its scenes_v2/ also
     as scenes_v3/ (v3 is v2 with larger evaluation splits)."""
@@ -238,6 +254,7 @@ def test_quick_v3_finetuned_run_trains_the_backbone_and_reports_apart(
         text = next(eval_dir.rglob('*.py')).read_text()
         assert 'scenes_v3/train' in text and 'frozen_stages=-1' in text, name
     report = (tmp_path / 'results/dense_v3_ft/ablation.md').read_text()
+    assert 'Dense scenes: scenes_v3/. Fine-tuned Mask R-CNN: 2000 iterations.' in report
     for title in ('Mask R-CNN box AP (fine-tuned)', 'UperNet mIoU (fine-tuned)'):
         assert title in report
         # the sensitivity check weighs them too (random is the baseline)
