@@ -77,22 +77,20 @@ DENSE_CONFIGS = {
 
 
 # fine-tuned end to end (issue #27: the method's headline dense numbers are
-# fine-tuned): opt-in evaluations of the scene sets listed, each 2000 iterations
-# (estimated from measured step times: ~16 + ~26 CPU minutes a method and seed
-# before evaluation; not timed yet)
+# fine-tuned): opt-in evaluations of the scene sets listed, 2000 iterations each
+# (measured on 2 cores, random init: ~9.5 + ~9.8 minutes with evaluation)
 DETECTION_FINETUNED_CONFIG_V3 = DEMO + 'mask-rcnn_swin-demo-hybrid_fpn_1xb8-2k_fashion-scenes-v3-64px.py'
 SEGMENTATION_FINETUNED_CONFIG_V3 = DEMO + 'upernet_swin-demo-hybrid_1xb16-2k_fashion-scenes-v3-64px.py'
-#: ``Protocol.dense_scenes`` -> (fine-tuned detection config, segmentation config)
-FINETUNED_DENSE_CONFIGS = {
-    'v3': (DETECTION_FINETUNED_CONFIG_V3, SEGMENTATION_FINETUNED_CONFIG_V3),
-}
 # the fine-tuned Mask R-CNN's schedules (``Protocol.finetuned_detection_iters``):
 # after 2000 iterations random-init seeds ended at box AP 13.7 / 34.9 / 33.0, one
 # detector taking off ~500 iterations after the others (results/dense_v3_finetuned)
 DETECTION_FINETUNED_4K_CONFIG_V3 = DEMO + 'mask-rcnn_swin-demo-hybrid_fpn_1xb8-4k_fashion-scenes-v3-64px.py'
-#: ``Protocol.dense_scenes`` -> {iterations: fine-tuned detection config}
-FINETUNED_DETECTION_SCHEDULES = {
-    'v3': {2000: DETECTION_FINETUNED_CONFIG_V3, 4000: DETECTION_FINETUNED_4K_CONFIG_V3},
+#: ``Protocol.dense_scenes`` -> the fine-tuned heads' configs: ``detection``
+#: by schedule (iterations), ``segmentation``
+FINETUNED_DENSE_CONFIGS = {
+    'v3': dict(detection={2000: DETECTION_FINETUNED_CONFIG_V3,
+                          4000: DETECTION_FINETUNED_4K_CONFIG_V3},
+               segmentation=SEGMENTATION_FINETUNED_CONFIG_V3),
 }
 FINETUNED_DETECTION_ITERS = 2000  # the schedule of the first records
 # the fine-tuned dense metrics, reported only by a run that names their evaluations
@@ -104,11 +102,12 @@ def finetuned_dense_evaluations(
         detection_iters: int = FINETUNED_DETECTION_ITERS) -> List[Evaluation]:
     """The opt-in fine-tuned Mask R-CNN and UperNet of a scene set (none for a
     set without them), the Mask R-CNN on its ``detection_iters`` schedule
-    (:data:`FINETUNED_DETECTION_SCHEDULES`)."""
+    (:data:`FINETUNED_DENSE_CONFIGS`)."""
     if dense_scenes not in FINETUNED_DENSE_CONFIGS:
         return []
-    _, seg = FINETUNED_DENSE_CONFIGS[dense_scenes]
-    det = FINETUNED_DETECTION_SCHEDULES[dense_scenes][detection_iters]
+    configs = FINETUNED_DENSE_CONFIGS[dense_scenes]
+    det = configs['detection'][detection_iters]
+    seg = configs['segmentation']
     return [
         Evaluation('detection-finetuned', det, {'det_ft_box_ap': 'coco/bbox_mAP',
                                                 'det_ft_mask_ap': 'coco/segm_mAP'},
@@ -131,10 +130,8 @@ def _check_dense_scenes(dense_scenes: str) -> None:
 
 
 def _check_detection_iters(dense_scenes: str, detection_iters: int) -> None:
-    if detection_iters == FINETUNED_DETECTION_ITERS:
-        return
-    known = sorted(FINETUNED_DETECTION_SCHEDULES.get(dense_scenes, {}))
-    if detection_iters not in known:
+    known = sorted(FINETUNED_DENSE_CONFIGS.get(dense_scenes, {}).get('detection', {}))
+    if detection_iters != FINETUNED_DETECTION_ITERS and detection_iters not in known:
         raise ValueError(
             f'the dense scene set {dense_scenes!r} has no fine-tuned Mask R-CNN of '
             f'{detection_iters} iterations; its schedules: {known or "none"}')
@@ -215,7 +212,7 @@ class Protocol:
             it). The pre-training and the probes do not change.
         finetuned_detection_iters (int): The schedule of the fine-tuned Mask
             R-CNN (``detection-finetuned``), one the scene set has
-            (:data:`FINETUNED_DETECTION_SCHEDULES`).
+            (:data:`FINETUNED_DENSE_CONFIGS`).
     """
     pretrain_iters: int = 1000
     pretrain_batch: int = 32

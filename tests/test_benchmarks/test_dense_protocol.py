@@ -14,8 +14,8 @@ import pytest
 from mmengine.config import Config
 
 from mmhybrid.benchmarks.protocol import (DENSE_CONFIGS, EVALUATIONS,
-                                          FINETUNED_DENSE_METRICS,
-                                          FINETUNED_DETECTION_SCHEDULES, FULL,
+                                          FINETUNED_DENSE_CONFIGS,
+                                          FINETUNED_DENSE_METRICS, FULL,
                                           QUICK, Protocol, evaluations_for,
                                           finetuned_dense_evaluations)
 
@@ -163,7 +163,7 @@ def test_the_longer_detection_schedule_changes_only_the_schedule():
         assert (short_evs[name] == long_evs[name]) == (name != 'detection-finetuned')
     assert long_evs['detection-finetuned'].metrics == short_evs[
         'detection-finetuned'].metrics
-    short, long_ = (Config.fromfile(str(REPO / FINETUNED_DETECTION_SCHEDULES['v3'][n]))
+    short, long_ = (Config.fromfile(str(REPO / FINETUNED_DENSE_CONFIGS['v3']['detection'][n]))
                     for n in (2000, 4000))
     assert long_.train_cfg.max_iters == 4000 == long_.param_scheduler[-1].end
     assert long_.param_scheduler[-1].milestones == [3200]
