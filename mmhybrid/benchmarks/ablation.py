@@ -115,7 +115,8 @@ class AblationRun:
                  evaluations: Optional[Sequence[str]] = None) -> None:
         self.protocol = protocol
         every = evaluations_for(protocol.dense_scenes,
-                                protocol.finetuned_detection_iters)
+                                protocol.finetuned_detection_iters,
+                                protocol.finetuned_segmentation_iters)
         known = [ev.name for ev in every]
         unknown = sorted(set(evaluations or ()) - set(known))
         if unknown:

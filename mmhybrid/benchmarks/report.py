@@ -9,8 +9,8 @@ import numpy as np
 
 from mmhybrid.apis.tool_runs import format_table
 from .methods import ALL_METHODS, METHODS, TUNING, base_of, uses_labels
-from .protocol import (FINETUNED_DETECTION_ITERS, METRIC_TITLES, METRICS,
-                       OPTIONAL_METRICS, OPTIONAL_SENSITIVITY_METRICS,
+from .protocol import (FINETUNED_DETECTION_ITERS, FINETUNED_SEGMENTATION_ITERS,
+                       METRIC_TITLES, METRICS, OPTIONAL_METRICS, OPTIONAL_SENSITIVITY_METRICS,
                        SENSITIVITY_METRICS)
 from .splits import GARMENTS
 
@@ -178,18 +178,21 @@ def chart(summary, path: str, metrics: Sequence[str] = METRICS) -> None:
 
 
 def dense_protocol_lines(records: List[dict]) -> List[str]:
-    """The dense scene sets and fine-tuned detection schedules of ``records``
+    """The dense scene sets and fine-tuned head schedules of ``records``
     (nothing for records of the first dense protocol, which name neither)."""
     scenes = sorted({r['protocol'].get('dense_scenes', '') for r in records})
     if scenes == ['']:
         return []
-    iters = sorted({r['protocol'].get('finetuned_detection_iters',
-                                      FINETUNED_DETECTION_ITERS) for r in records})
     line = 'Dense scenes: ' + ', '.join(f'scenes_{s}/' if s else 'scenes/'
                                         for s in scenes) + '.'
-    if any('detection-finetuned' in r['evaluations'] for r in records):
-        line += (' Fine-tuned Mask R-CNN: ' + ', '.join(map(str, iters))
-                 + ' iterations.')
+    for task, head, default in (
+            ('detection', 'Mask R-CNN', FINETUNED_DETECTION_ITERS),
+            ('segmentation', 'UperNet', FINETUNED_SEGMENTATION_ITERS)):
+        ran = [r for r in records if f'{task}-finetuned' in r['evaluations']]
+        if ran:
+            iters = sorted({r['protocol'].get(f'finetuned_{task}_iters', default)
+                            for r in ran})
+            line += f' Fine-tuned {head}: ' + ', '.join(map(str, iters)) + ' iterations.'
     return [line + '  ']
 
 

@@ -152,50 +152,82 @@ def test_the_longer_detection_schedule_changes_only_the_schedule():
     """``finetuned_detection_iters``: the fine-tuned Mask R-CNN of 4000 iterations
     is the 2000-iteration one with the schedule stretched (warm-up kept, the
     step at 80%); the UperNet, the frozen heads and older records stay."""
-    assert 'finetuned_detection_iters' not in dataclasses.replace(
-        FULL, dense_scenes='v3').as_dict()  # the 2000-iteration records keep their hash
-    long = dataclasses.replace(FULL, dense_scenes='v3', finetuned_detection_iters=4000)
-    assert long.as_dict()['finetuned_detection_iters'] == 4000
-    short_evs = {ev.name: ev for ev in evaluations_for('v3')}
-    long_evs = {ev.name: ev for ev in evaluations_for('v3', 4000)}
-    assert short_evs.keys() == long_evs.keys()
-    for name in short_evs:
-        assert (short_evs[name] == long_evs[name]) == (name != 'detection-finetuned')
-    assert long_evs['detection-finetuned'].metrics == short_evs[
-        'detection-finetuned'].metrics
-    short, long_ = (Config.fromfile(str(REPO / FINETUNED_DENSE_CONFIGS['v3']['detection'][n]))
-                    for n in (2000, 4000))
-    assert long_.train_cfg.max_iters == 4000 == long_.param_scheduler[-1].end
+    short, long_ = assert_only_one_fine_tuned_head_changes('detection', 'Mask R-CNN')
     assert long_.param_scheduler[-1].milestones == [3200]
+
+
+def test_the_longer_segmentation_schedule_changes_only_the_schedule():
+    """``finetuned_segmentation_iters``: the fine-tuned UperNet of 4000 iterations
+    is the 2000-iteration one with its poly decay stretched to 4000 (warm-up
+    kept); the Mask R-CNN, the frozen heads and older records stay."""
+    short, long_ = assert_only_one_fine_tuned_head_changes('segmentation', 'UperNet')
+    assert short.param_scheduler[-1].type == long_.param_scheduler[-1].type == 'PolyLR'
+    assert long_.param_scheduler[-1].eta_min == short.param_scheduler[-1].eta_min == 0
+    # both schedules at once, each where it belongs
+    both = Protocol(dense_scenes='v3', finetuned_detection_iters=4000,
+                    finetuned_segmentation_iters=4000)
+    configs = {ev.name: ev.config for ev in evaluations_for(
+        'v3', both.finetuned_detection_iters, both.finetuned_segmentation_iters)}
+    for task in ('detection', 'segmentation'):
+        assert configs[f'{task}-finetuned'] == FINETUNED_DENSE_CONFIGS['v3'][task][4000]
+
+
+def assert_only_one_fine_tuned_head_changes(task, head):
+    """The 4000-iteration schedule of the fine-tuned ``task`` head against the
+    2000-iteration one: a later protocol field (older records keep their hash),
+    only that evaluation's config changes, and in it only the schedule; other
+    scene sets and other lengths are refused. Returns both configs."""
+    field = f'finetuned_{task}_iters'
+    assert field not in dataclasses.replace(
+        FULL, dense_scenes='v3').as_dict()  # the 2000-iteration records keep their hash
+    long = dataclasses.replace(FULL, dense_scenes='v3', **{field: 4000})
+    assert long.as_dict()[field] == 4000
+    short_evs = {ev.name: ev for ev in evaluations_for('v3')}
+    long_evs = {ev.name: ev for ev in evaluations_for(
+        'v3', **{f'finetuned_{task}_iters': 4000})}
+    assert short_evs.keys() == long_evs.keys()
+    name = f'{task}-finetuned'
+    for other in short_evs:
+        assert (short_evs[other] == long_evs[other]) == (other != name)
+    assert long_evs[name].metrics == short_evs[name].metrics
+    short, long_ = (Config.fromfile(str(REPO / FINETUNED_DENSE_CONFIGS['v3'][task][n]))
+                    for n in (2000, 4000))
+    assert short.train_cfg.max_iters == 2000
+    assert long_.train_cfg.max_iters == 4000 == long_.param_scheduler[-1].end
+    assert long_.train_cfg.val_interval == 1000  # the log shows the curve
     assert long_.param_scheduler[0] == short.param_scheduler[0]  # the warm-up
     assert long_.default_hooks.checkpoint.interval == 4000
     for key in short:
         if key not in ('train_cfg', 'param_scheduler', 'default_hooks', 'max_iters'):
             assert long_[key] == short[key], key
     for scenes in ('', 'v2'):  # no fine-tuned heads there
-        with pytest.raises(ValueError, match='has no fine-tuned Mask R-CNN of 4000'):
-            Protocol(dense_scenes=scenes, finetuned_detection_iters=4000)
+        with pytest.raises(ValueError, match=f'has no fine-tuned {head} of 4000'):
+            Protocol(dense_scenes=scenes, **{field: 4000})
     with pytest.raises(ValueError, match=r'its schedules: \[2000, 4000\]'):
-        Protocol(dense_scenes='v3', finetuned_detection_iters=3000)
+        Protocol(dense_scenes='v3', **{field: 3000})
+    return short, long_
 
 
-def test_the_cli_takes_the_longer_schedule_only_for_v3_into_its_own_results(tmp_path):
+@pytest.mark.parametrize('task,head', [('detection', 'Mask R-CNN'),
+                                       ('segmentation', 'UperNet')])
+def test_the_cli_takes_a_longer_schedule_only_for_v3_into_its_own_results(
+        tmp_path, task, head):
     def cli(*args):
         return subprocess.run(
             [sys.executable, str(REPO / 'tools/benchmarks/ablation.py'), '--quick',
-             '--finetuned-detection-iters', '4000', *args], cwd=tmp_path,
+             f'--finetuned-{task}-iters', '4000', *args], cwd=tmp_path,
             capture_output=True, text=True, timeout=300,
             env=dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES=''))
     proc = cli()
     assert proc.returncode == 2
-    assert '--finetuned-detection-iters needs its own --results' in proc.stderr
+    assert f'--finetuned-{task}-iters needs its own --results' in proc.stderr
     proc = cli('--dense-scenes', 'v2', '--results', 'r')
     assert proc.returncode == 2
-    assert "the dense scene set 'v2' has no fine-tuned Mask R-CNN of 4000" in proc.stderr
+    assert f"the dense scene set 'v2' has no fine-tuned {head} of 4000" in proc.stderr
     assert not (tmp_path / 'r').exists()
 
 
-def test_the_report_names_the_dense_scenes_and_the_detection_schedule():
+def test_the_report_names_the_dense_scenes_and_the_fine_tuned_schedules():
     from mmhybrid.benchmarks.report import dense_protocol_lines
 
     def record(evaluations, **protocol):
@@ -209,6 +241,13 @@ def test_the_report_names_the_dense_scenes_and_the_detection_schedule():
                finetuned_detection_iters=4000),
         record(['detection-finetuned'], dense_scenes='v3')]) == [
         'Dense scenes: scenes_v3/. Fine-tuned Mask R-CNN: 2000, 4000 iterations.  ']
+    # each head names the schedules of the records that ran it, no other
+    assert dense_protocol_lines([
+        record(['segmentation-finetuned'], dense_scenes='v3',
+               finetuned_segmentation_iters=4000, finetuned_detection_iters=4000),
+        record(['detection-finetuned'], dense_scenes='v3')]) == [
+        'Dense scenes: scenes_v3/. Fine-tuned Mask R-CNN: 2000 iterations. '
+        'Fine-tuned UperNet: 4000 iterations.  ']
 
 
 def tiny_demo_as_v3(tiny_demo_v2, data):
@@ -254,7 +293,8 @@ def test_quick_v3_finetuned_run_trains_the_backbone_and_reports_apart(
         text = next(eval_dir.rglob('*.py')).read_text()
         assert 'scenes_v3/train' in text and 'frozen_stages=-1' in text, name
     report = (tmp_path / 'results/dense_v3_ft/ablation.md').read_text()
-    assert 'Dense scenes: scenes_v3/. Fine-tuned Mask R-CNN: 2000 iterations.' in report
+    assert ('Dense scenes: scenes_v3/. Fine-tuned Mask R-CNN: 2000 iterations. '
+            'Fine-tuned UperNet: 2000 iterations.') in report
     for title in ('Mask R-CNN box AP (fine-tuned)', 'UperNet mIoU (fine-tuned)'):
         assert title in report
         # the sensitivity check weighs them too (random is the baseline)

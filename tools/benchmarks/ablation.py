@@ -29,6 +29,9 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
     python tools/benchmarks/ablation.py --dense-scenes v3 --evaluations \
         detection-finetuned --finetuned-detection-iters 4000 \
         --results results/dense_v3_ft4k   # the fine-tuned Mask R-CNN, 4000 its
+    python tools/benchmarks/ablation.py --dense-scenes v3 --evaluations \
+        segmentation-finetuned --finetuned-segmentation-iters 4000 \
+        --results results/dense_v3_seg4k  # the fine-tuned UperNet, 4000 its
     python tools/benchmarks/ablation.py --evaluations --results results/probes \
         --methods random mim              # the frozen probes alone
 """
@@ -96,6 +99,10 @@ def main():
                         help='the schedule of the fine-tuned Mask R-CNN '
                         '(detection-finetuned; v3 has 2000, the default, and '
                         '4000); give it its own --results')
+    parser.add_argument('--finetuned-segmentation-iters', type=int, default=None,
+                        help='the schedule of the fine-tuned UperNet '
+                        '(segmentation-finetuned; v3 has 2000, the default, and '
+                        '4000); give it its own --results')
     parser.add_argument('--label-budget-report', nargs='+', default=None,
                         metavar='RESULTS',
                         help='only write <--results>/label_budget.md and .png from '
@@ -143,12 +150,15 @@ def main():
             if args.results is None:
                 parser.error('--dense-scenes needs its own --results')
             protocol = dataclasses.replace(protocol, dense_scenes=args.dense_scenes)
-        if args.finetuned_detection_iters is not None:
+        for task in ('detection', 'segmentation'):
+            iters = getattr(args, f'finetuned_{task}_iters')
+            if iters is None:
+                continue
             if args.results is None:
-                parser.error('--finetuned-detection-iters needs its own --results')
+                parser.error(f'--finetuned-{task}-iters needs its own --results')
             try:
                 protocol = dataclasses.replace(
-                    protocol, finetuned_detection_iters=args.finetuned_detection_iters)
+                    protocol, **{f'finetuned_{task}_iters': iters})
             except ValueError as e:
                 parser.error(str(e))
         if args.evaluations is not None and args.results is None:
@@ -173,7 +183,9 @@ def main():
         if args.held_out_classes else '') + (
         f' --dense-scenes {args.dense_scenes}' if args.dense_scenes else '') + (
         f' --finetuned-detection-iters {args.finetuned_detection_iters}'
-        if args.finetuned_detection_iters else '')
+        if args.finetuned_detection_iters else '') + (
+        f' --finetuned-segmentation-iters {args.finetuned_segmentation_iters}'
+        if args.finetuned_segmentation_iters else '')
     print(write_report(records, osp.join(results, 'ablation.md'),
                        osp.join(results, 'ablation.png'), command))
 
