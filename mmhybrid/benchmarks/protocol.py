@@ -100,6 +100,10 @@ FINETUNED_DENSE_CONFIGS = {
 }
 FINETUNED_DETECTION_ITERS = 2000  # the schedules of the first records
 FINETUNED_SEGMENTATION_ITERS = 2000
+#: fine-tuned task -> (its head, its default schedule); the protocol field of a
+#: task's schedule is ``finetuned_<task>_iters``
+FINETUNED_HEADS = {'detection': ('Mask R-CNN', FINETUNED_DETECTION_ITERS),
+                   'segmentation': ('UperNet', FINETUNED_SEGMENTATION_ITERS)}
 # the fine-tuned dense metrics, reported only by a run that names their evaluations
 FINETUNED_DENSE_METRICS = ['det_ft_box_ap', 'det_ft_mask_ap', 'seg_ft_miou']
 
@@ -137,16 +141,16 @@ def _check_dense_scenes(dense_scenes: str) -> None:
                          f'{sorted(DENSE_CONFIGS)}')
 
 
-def _check_finetuned_iters(dense_scenes: str, task: str, iters: int,
-                           default: int) -> None:
-    """Refuse a fine-tuned ``task`` ('detection', 'segmentation') schedule the
-    scene set does not have (the default one is every set's, used or not)."""
-    known = sorted(FINETUNED_DENSE_CONFIGS.get(dense_scenes, {}).get(task, {}))
-    if iters != default and iters not in known:
-        head = dict(detection='Mask R-CNN', segmentation='UperNet')[task]
-        raise ValueError(
-            f'the dense scene set {dense_scenes!r} has no fine-tuned {head} of '
-            f'{iters} iterations; its schedules: {known or "none"}')
+def _check_finetuned_iters(dense_scenes: str, **iters: int) -> None:
+    """Refuse a fine-tuned schedule (``detection=4000``, ``segmentation=...``)
+    the scene set does not have (the default one is every set's, used or not)."""
+    for task, n in iters.items():
+        head, default = FINETUNED_HEADS[task]
+        known = sorted(FINETUNED_DENSE_CONFIGS.get(dense_scenes, {}).get(task, {}))
+        if n != default and n not in known:
+            raise ValueError(
+                f'the dense scene set {dense_scenes!r} has no fine-tuned {head} of '
+                f'{n} iterations; its schedules: {known or "none"}')
 
 
 def evaluations_for(dense_scenes: str = '',
@@ -157,10 +161,8 @@ def evaluations_for(dense_scenes: str = '',
     dense scene set ``dense_scenes`` (a key of :data:`DENSE_CONFIGS`), then its
     opt-in fine-tuned ones (:func:`finetuned_dense_evaluations`)."""
     _check_dense_scenes(dense_scenes)
-    _check_finetuned_iters(dense_scenes, 'detection', finetuned_detection_iters,
-                           FINETUNED_DETECTION_ITERS)
-    _check_finetuned_iters(dense_scenes, 'segmentation', finetuned_segmentation_iters,
-                           FINETUNED_SEGMENTATION_ITERS)
+    _check_finetuned_iters(dense_scenes, detection=finetuned_detection_iters,
+                           segmentation=finetuned_segmentation_iters)
     det, seg = DENSE_CONFIGS[dense_scenes]
     configs = dict(detection=det, segmentation=seg)
     return [replace(ev, config=configs.get(ev.name, ev.config))
@@ -258,11 +260,9 @@ class Protocol:
                              'supported yet: run the held-out classes at full labels')
         object.__setattr__(self, 'held_out_classes', classes)
         _check_dense_scenes(self.dense_scenes)
-        _check_finetuned_iters(self.dense_scenes, 'detection',
-                               self.finetuned_detection_iters, FINETUNED_DETECTION_ITERS)
-        _check_finetuned_iters(self.dense_scenes, 'segmentation',
-                               self.finetuned_segmentation_iters,
-                               FINETUNED_SEGMENTATION_ITERS)
+        _check_finetuned_iters(self.dense_scenes,
+                               detection=self.finetuned_detection_iters,
+                               segmentation=self.finetuned_segmentation_iters)
 
     @property
     def images_seen(self) -> int:

@@ -9,9 +9,8 @@ import numpy as np
 
 from mmhybrid.apis.tool_runs import format_table
 from .methods import ALL_METHODS, METHODS, TUNING, base_of, uses_labels
-from .protocol import (FINETUNED_DETECTION_ITERS, FINETUNED_SEGMENTATION_ITERS,
-                       METRIC_TITLES, METRICS, OPTIONAL_METRICS, OPTIONAL_SENSITIVITY_METRICS,
-                       SENSITIVITY_METRICS)
+from .protocol import (FINETUNED_HEADS, METRIC_TITLES, METRICS, OPTIONAL_METRICS,
+                       OPTIONAL_SENSITIVITY_METRICS, SENSITIVITY_METRICS)
 from .splits import GARMENTS
 
 
@@ -185,9 +184,7 @@ def dense_protocol_lines(records: List[dict]) -> List[str]:
         return []
     line = 'Dense scenes: ' + ', '.join(f'scenes_{s}/' if s else 'scenes/'
                                         for s in scenes) + '.'
-    for task, head, default in (
-            ('detection', 'Mask R-CNN', FINETUNED_DETECTION_ITERS),
-            ('segmentation', 'UperNet', FINETUNED_SEGMENTATION_ITERS)):
+    for task, (head, default) in FINETUNED_HEADS.items():
         ran = [r for r in records if f'{task}-finetuned' in r['evaluations']]
         if ran:
             iters = sorted({r['protocol'].get(f'finetuned_{task}_iters', default)
