@@ -306,6 +306,10 @@ def test_a_labelled_share_gives_the_labelled_objects_their_own_batch_share():
     assert ratios == pytest.approx([2 / 3, 2 / 9, 0, 1 / 9])
     datasets = cfg.train_dataloader.dataset.datasets
     assert datasets[0].pipeline == datasets[1].pipeline
+    # half the share: the unlabelled objects and scenes draw two thirds, 2 : 1
+    half, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+labelled-share-'
+                                 '0.33'], *args, label_fraction=0.1)
+    assert sources(half)[1] == pytest.approx([1 / 3, 4 / 9, 0, 2 / 9])
     base_cfg, = stage_configs(base, *args, label_fraction=0.1)
     del datasets[1]
     datasets[0].ann_file = files['mixed']
