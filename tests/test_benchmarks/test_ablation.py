@@ -193,13 +193,13 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
     assert base_of(teacher) == 'hybrid-shared-unmasked+label-weight-4'
     cfg, = stage_configs(TUNING[teacher], 10, 4, 0, 'x.json')
     assert cfg.model.multilabel.teacher == dict(weight=1.0, ramp_iters=200)
+    assert cfg.model.multilabel.head.type == 'PartialMultiLabelLinearClsHead'
+    assert cfg.model.loss_balancer.weights.multilabel == 4.0
     # the teacher's confident hard pseudo-labels: only its mode moves
     cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+labelled-share-'
                                 '0.67+teacher-threshold'], 10, 4, 0, 'x.json')
     assert cfg.model.multilabel.teacher == dict(weight=1.0, ramp_iters=200,
                                                 mode='threshold')
-    assert cfg.model.multilabel.head.type == 'PartialMultiLabelLinearClsHead'
-    assert cfg.model.loss_balancer.weights.multilabel == 4.0
     # MIM on the third stage: a decoder sized for the recipe's stage 3
     cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+mim-stage-3'],
                          10, 4, 0, 'x.json')
