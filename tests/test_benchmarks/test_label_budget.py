@@ -327,6 +327,41 @@ def test_a_labelled_share_gives_the_labelled_objects_their_own_batch_share():
     assert Method('x', 'y').labelled_share is None
 
 
+def test_a_full_labelled_batch_grows_the_batch_around_the_labelled_share():
+    """``full_labelled_batch``: where the labelled share acts, the batch grows
+    so the share holds a whole protocol batch of labelled objects (what the
+    label task alone reads a step), the unlabelled sources on top; nowhere
+    else does anything change."""
+    from mmhybrid.benchmarks.methods import Method
+    from mmhybrid.datasets.samplers.ratio_sampler import split_by_ratio
+    share = 'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67'
+    variant, base = TUNING[share + '+full-labelled-batch'], TUNING[share]
+    assert variant.labelled_share == base.labelled_share
+    args = (10, 32, 0, 'splits/pretrain_partial.json')
+    cfg, = stage_configs(variant, *args, label_fraction=0.1)
+    base_cfg, = stage_configs(base, *args, label_fraction=0.1)
+    assert cfg.train_dataloader.batch_size == 48
+    assert split_by_ratio(48, cfg.train_dataloader.sampler.ratios)[0] == 32
+    assert sources(cfg) == sources(base_cfg)
+    cfg.train_dataloader.batch_size = 32
+    assert cfg.pretty_text == base_cfg.pretty_text
+    # the held-out classes' share acts the same way
+    held, = stage_configs(variant, *args, held_out_classes=(5, 6, 7, 8, 9))
+    assert held.train_dataloader.batch_size == 48
+    # full labels (no share acts) and the label task alone keep the protocol batch
+    full, = stage_configs(variant, *args)
+    assert full.pretty_text == stage_configs(base, *args)[0].pretty_text
+    alone = Method('alone', 'the label task alone', METHODS['multilabel'].stages,
+                   labelled_share=2 / 3, full_labelled_batch=True)
+    cfg, = stage_configs(alone, *args, label_fraction=0.1)
+    assert cfg.train_dataloader.batch_size == 32
+    # the field is part of the identity; it means nothing without a share
+    assert variant.identity()[-1] == dict(full_labelled_batch=True)
+    assert base.identity()[-1] == dict(labelled_share=base.labelled_share)
+    with pytest.raises(ValueError, match='set labelled_share too'):
+        Method('x', 'y', full_labelled_batch=True)
+
+
 def test_the_few_label_demo_config_is_the_measured_labelled_share():
     """``configs/pretrain/hybrid_swin-demo_fashion-64px_10pct-labels.py`` draws
     its batches as the benchmark's ``+labelled-share-0.67`` did at L = 10%: the
