@@ -202,6 +202,13 @@ class AblationRun:
                              label_fraction=self.protocol.label_fraction,
                              held_out_classes=self.protocol.held_out_classes)
 
+    def images_seen(self, method: Method) -> int:
+        """The images ``method``'s pre-training reads: the protocol's
+        ``iters x batch`` for every method but one whose stage grows its batch
+        (``Method.full_labelled_batch``)."""
+        return sum(cfg.train_cfg.max_iters * cfg.train_dataloader.batch_size
+                   for cfg in self._stage_configs(method, seed=0))
+
     # ------------------------------------------------------------------ steps
     def _tool(self, args: Sequence[str], log_path: str) -> float:
         return run_tool([self.python, *args], log_path, cwd=None,
@@ -333,7 +340,7 @@ class AblationRun:
             method=method_name, seed=seed, config_hash=config_hash,
             pretrain_hash=self.pretrain_hash(method),
             description=method.description,
-            images_seen=self.protocol.images_seen if method.stages else 0,
+            images_seen=self.images_seen(method),
             label_fraction=self.protocol.label_fraction,
             held_out_classes=list(self.protocol.held_out_classes),
             evaluations=['probes'] + [ev.name for ev in self.evaluations],

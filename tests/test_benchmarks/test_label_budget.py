@@ -140,6 +140,14 @@ def test_a_budget_run_keys_label_methods_apart_and_refuses_label_free_ones(
     for name in ('multilabel', 'two-stage', 'hybrid-shared'):
         assert full.pretrain_hash(ALL_METHODS[name]) != half.pretrain_hash(
             ALL_METHODS[name])
+    # the records count the images a method reads: the protocol's, but for a
+    # batch grown around the labelled share (only where the share acts)
+    grown = ALL_METHODS['hybrid-shared-unmasked+label-weight-4+labelled-share-0.67'
+                        '+full-labelled-batch']
+    assert half.images_seen(ALL_METHODS['two-stage']) == QUICK.images_seen
+    assert half.images_seen(ALL_METHODS['random']) == 0
+    assert half.images_seen(grown) == round(QUICK.pretrain_batch * 1.5) * QUICK.pretrain_iters
+    assert full.images_seen(grown) == QUICK.images_seen
     with pytest.raises(ValueError, match=r"\['random', 'mim'\] read no labels"):
         half.run(['random', 'mim', 'multilabel'], [0])
 
