@@ -1,8 +1,8 @@
 """The pre-training methods the ablation compares, as changes to recipe v3.
 
 Every method trains the same small Swin on the same data for the same number of
-images (``iters x batch``; one tried change grows its batch at a label budget and
-says so: ``Method.full_labelled_batch``); a method is one or more stages, each a set of
+images (``iters x batch``; a tried change that grows its batch says so:
+``Method.full_labelled_batch``, ``Method.batch_scale``); a method is one or more stages, each a set of
 ``HybridPretrain`` settings merged into :data:`PRETRAIN_CONFIG`, the demo
 recipe (``configs/pretrain/hybrid_swin-demo_fashion-64px.py``) pinned as it was
 when the benchmark measured it. The data pipeline is then made to build exactly
@@ -79,6 +79,9 @@ class Method:
             batch, here ``B * (1 / share - 1)``). The one exception to equal
             images seen: such a stage sees ``1 / share`` times the images of
             the others, and its wall time says what that costs.
+        batch_scale (float): Every stage's batch is ``batch_scale`` times the
+            protocol's, at every label budget: the control for
+            ``full_labelled_batch`` (does a larger batch alone do it?).
     """
     name: str
     description: str
@@ -86,6 +89,7 @@ class Method:
     config: dict = field(default_factory=dict)
     labelled_share: Optional[float] = None
     full_labelled_batch: bool = False
+    batch_scale: float = 1.0
 
     def __post_init__(self):
         if self.full_labelled_batch and self.labelled_share is None:
@@ -98,7 +102,8 @@ class Method:
         return [self.name, self.stages] + ([self.config] if self.config else []) + (
             [dict(labelled_share=self.labelled_share)]
             if self.labelled_share is not None else []) + (
-            [dict(full_labelled_batch=True)] if self.full_labelled_batch else [])
+            [dict(full_labelled_batch=True)] if self.full_labelled_batch else []) + (
+            [dict(batch_scale=self.batch_scale)] if self.batch_scale != 1 else [])
 
 
 METHODS: Dict[str, Method] = {m.name: m for m in [
@@ -247,6 +252,12 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
            'unlabelled objects and scenes come on top (1.5x the images a step)',
            (_label_weight('hybrid-shared-unmasked', 4.0), ), labelled_share=2 / 3,
            full_labelled_batch=True),
+    # its control: the label task alone with the same grown batch (1.5x, all of
+    # it labelled objects): is the full-labelled-batch hybrid's gain the
+    # unlabelled images', or only a larger batch's?
+    Method('multilabel+batch-1.5x', 'the label task alone with a batch 1.5x the '
+           "protocol's (48 for 32), all labelled objects: the control for "
+           '+full-labelled-batch', METHODS['multilabel'].stages, batch_scale=1.5),
     # issue #28: a cheaper default step at equal transfer. The unmasked pass
     # (label head, query) and the momentum key at half the side cost about a
     # quarter each, FixRes-style; the MIM pass keeps the full view
@@ -486,7 +497,7 @@ def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
         if held_out_classes:
             share = set_held_out_classes(cfg, held_out_classes, method.labelled_share,
                                          scene_labels=pretrain_ann_file)
-        cfg.train_dataloader.batch_size = batch_size
+        cfg.train_dataloader.batch_size = round(batch_size * method.batch_scale)
         if share is not None and method.full_labelled_batch:
             cfg.train_dataloader.batch_size = round(batch_size / share)
         cfg.train_cfg.max_iters = stage_iters

@@ -368,6 +368,15 @@ def test_a_full_labelled_batch_grows_the_batch_around_the_labelled_share():
     assert base.identity()[-1] == dict(labelled_share=base.labelled_share)
     with pytest.raises(ValueError, match='set labelled_share too'):
         Method('x', 'y', full_labelled_batch=True)
+    # the control: the label task alone with the grown batch, all of it labelled
+    control = TUNING['multilabel+batch-1.5x']
+    for budget in (dict(label_fraction=0.1), {}):
+        cfg, = stage_configs(control, *args, **budget)
+        alone, = stage_configs(METHODS['multilabel'], *args, **budget)
+        assert cfg.train_dataloader.batch_size == 48
+        cfg.train_dataloader.batch_size = 32
+        assert cfg.pretty_text == alone.pretty_text
+    assert control.identity()[-1] == dict(batch_scale=1.5)
 
 
 def test_the_few_label_demo_config_is_the_measured_labelled_share():
