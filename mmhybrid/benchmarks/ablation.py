@@ -204,8 +204,8 @@ class AblationRun:
 
     def images_seen(self, method: Method) -> int:
         """The images ``method``'s pre-training reads: the protocol's
-        ``iters x batch`` for every method but one whose stage grows its batch
-        (``Method.full_labelled_batch``)."""
+        ``iters x batch`` for every method but one whose stages grow their
+        batch (``Method.full_labelled_batch``, ``Method.batch_scale``)."""
         return sum(cfg.train_cfg.max_iters * cfg.train_dataloader.batch_size
                    for cfg in self._stage_configs(method, seed=0))
 

@@ -2,10 +2,11 @@
 
 Every method trains the same small Swin on the same data for the same number of
 images (``iters x batch``; a tried change that grows its batch says so:
-``Method.full_labelled_batch``, ``Method.batch_scale``); a method is one or more stages, each a set of
-``HybridPretrain`` settings merged into :data:`PRETRAIN_CONFIG`, the demo
-recipe (``configs/pretrain/hybrid_swin-demo_fashion-64px.py``) pinned as it was
-when the benchmark measured it. The data pipeline is then made to build exactly
+``Method.full_labelled_batch``, ``Method.batch_scale``); a method is one or more
+stages, each a set of ``HybridPretrain`` settings merged into
+:data:`PRETRAIN_CONFIG`, the demo recipe
+(``configs/pretrain/hybrid_swin-demo_fashion-64px.py``) pinned as it was when the
+benchmark measured it. The data pipeline is then made to build exactly
 the views the model reads.
 """
 import copy

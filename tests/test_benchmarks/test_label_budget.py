@@ -146,7 +146,8 @@ def test_a_budget_run_keys_label_methods_apart_and_refuses_label_free_ones(
                         '+full-labelled-batch']
     assert half.images_seen(ALL_METHODS['two-stage']) == QUICK.images_seen
     assert half.images_seen(ALL_METHODS['random']) == 0
-    assert half.images_seen(grown) == round(QUICK.pretrain_batch * 1.5) * QUICK.pretrain_iters
+    assert half.images_seen(grown) == (round(QUICK.pretrain_batch * 1.5)
+                                       * QUICK.pretrain_iters)
     assert full.images_seen(grown) == QUICK.images_seen
     with pytest.raises(ValueError, match=r"\['random', 'mim'\] read no labels"):
         half.run(['random', 'mim', 'multilabel'], [0])
