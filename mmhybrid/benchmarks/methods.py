@@ -77,9 +77,9 @@ class Method:
             share holds a whole ``batch_size`` of labelled objects a step, as
             many as the label task alone reads, and the unlabelled sources
             come on top (FixMatch's labelled batch B beside its unlabelled
-            batch, here ``B * (1 / share - 1)``). The one exception to equal
-            images seen: such a stage sees ``1 / share`` times the images of
-            the others, and its wall time says what that costs.
+            batch, here ``B * (1 / share - 1)``). Such a stage sees
+            ``1 / share`` times the protocol's images (the records'
+            ``images_seen``), and its wall time says what that costs.
         batch_scale (float): Every stage's batch is ``batch_scale`` times the
             protocol's, at every label budget: the control for
             ``full_labelled_batch`` (does a larger batch alone do it?).
