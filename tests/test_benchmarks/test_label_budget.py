@@ -357,6 +357,12 @@ def test_a_full_labelled_batch_grows_the_batch_around_the_labelled_share():
     # the held-out classes' share acts the same way
     held, = stage_configs(variant, *args, held_out_classes=(5, 6, 7, 8, 9))
     assert held.train_dataloader.batch_size == 48
+    # half the batch labelled: twice the batch, as many unlabelled images on top
+    half, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4'
+                                 '+labelled-share-0.5+full-labelled-batch'],
+                          *args, label_fraction=0.1)
+    assert half.train_dataloader.batch_size == 64
+    assert split_by_ratio(64, half.train_dataloader.sampler.ratios)[0] == 32
     # full labels (no share acts) and the label task alone keep the protocol batch
     full, = stage_configs(variant, *args)
     assert full.pretty_text == stage_configs(base, *args)[0].pretty_text
