@@ -259,6 +259,14 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
     Method('multilabel+batch-1.5x', 'the label task alone with a batch 1.5x the '
            "protocol's (48 for 32), all labelled objects: the control for "
            '+full-labelled-batch', METHODS['multilabel'].stages, batch_scale=1.5),
+    # issue #27: the labelled objects half of every batch of 32, between the
+    # shares of 2/3 and 1/3 (not screened yet: the base the share of 1/2 with
+    # a full labelled batch, below, is judged against)
+    Method('hybrid-shared-unmasked+label-weight-4+labelled-share-0.5',
+           'hybrid-shared-unmasked+label-weight-4 with the labelled objects as a '
+           'source of their own drawing half of every batch; the unlabelled objects '
+           'and scenes share the other half 2 : 1',
+           (_label_weight('hybrid-shared-unmasked', 4.0), ), labelled_share=1 / 2),
     # issue #27: the full labelled batch led the label task's fine-tune on every
     # seed at 10% labels (+0.67 val, results/label_budget.md) with 16 unlabelled
     # images a step; is it the unlabelled images that pay? Twice as many on
