@@ -51,7 +51,8 @@ from mmengine.config import Config
 
 from mmhybrid.apis.tool_runs import latest_checkpoint, run_tool
 from .frozen_probe import run_frozen_probes
-from .methods import ALL_METHODS, PRETRAIN_CONFIG, Method, stage_configs, uses_labels
+from .methods import (ALL_METHODS, PRETRAIN_CONFIG, TUNING, Method, base_of,
+                      stage_configs, uses_labels)
 from .protocol import FINETUNE_CONFIG, Evaluation, Protocol, evaluations_for
 from .splits import held_out_splits, label_budget_splits, make_splits
 
@@ -362,6 +363,11 @@ class AblationRun:
         unknown = [m for m in methods if m not in ALL_METHODS]
         if unknown:
             raise ValueError(f'unknown methods {unknown}; known: {list(ALL_METHODS)}')
+        # the report judges a tried change against its base: a name without
+        # one is refused now, not after its pre-training when the report is due
+        for m in methods:
+            if m in TUNING:
+                base_of(m)
         # (held-out classes refuse none: every method's probes report them)
         label_free = [m for m in methods if not uses_labels(ALL_METHODS[m])]
         if self.protocol.label_fraction < 1 and label_free:

@@ -125,9 +125,9 @@ def test_only_stages_that_read_labels_change_with_the_budget(name):
 
 
 def test_a_budget_run_keys_label_methods_apart_and_refuses_label_free_ones(
-        tiny_demo, tmp_path):
+        tiny_demo, tmp_path, monkeypatch):
     from mmhybrid.benchmarks.ablation import AblationRun
-    from mmhybrid.benchmarks.methods import ALL_METHODS
+    from mmhybrid.benchmarks.methods import ALL_METHODS, TUNING
     root = tmp_path / 'demo'
     shutil.copytree(tiny_demo, root)
     full = AblationRun(QUICK, str(tmp_path / 'r1'), str(tmp_path / 'w'), str(root))
@@ -149,6 +149,13 @@ def test_a_budget_run_keys_label_methods_apart_and_refuses_label_free_ones(
     assert half.images_seen(grown) == (round(QUICK.pretrain_batch * 1.5)
                                        * QUICK.pretrain_iters)
     assert full.images_seen(grown) == QUICK.images_seen
+    # a tried change whose base is not a method is refused before it trains
+    orphan = dataclasses.replace(grown, name='multilabel+no-such-change+x')
+    monkeypatch.setitem(ALL_METHODS, orphan.name, orphan)
+    monkeypatch.setitem(TUNING, orphan.name, orphan)
+    with pytest.raises(ValueError, match='is not <method>\\+<change>'):
+        half.run([orphan.name], [0])
+    assert not list((tmp_path / 'w').glob('multilabel+no-such-change*'))
     with pytest.raises(ValueError, match=r"\['random', 'mim'\] read no labels"):
         half.run(['random', 'mim', 'multilabel'], [0])
 
