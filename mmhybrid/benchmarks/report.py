@@ -312,11 +312,25 @@ def label_budget_records(result_dirs: Sequence[str]) -> Dict[float, List[dict]]:
     full labels serve for all of them (any at a lower budget are left out).
 
     Raises:
-        ValueError: A (method, seed, budget) found twice.
+        ValueError: A (method, seed, budget) found twice, or records whose
+            protocols differ in more than the budget (another scene set,
+            fine-tuned schedule or pre-training length: not one experiment).
     """
-    records = [r for d in result_dirs for r in load_records(osp.join(d, 'ablation'))]
+    by_dir = {d: load_records(osp.join(d, 'ablation')) for d in result_dirs}
+    records = [r for rs in by_dir.values() for r in rs]
     if not records:
         raise FileNotFoundError(f'no ablation results under {list(result_dirs)}')
+    protocols = defaultdict(set)
+    for d, rs in by_dir.items():
+        for r in rs:
+            rest = {k: v for k, v in r.get('protocol', {}).items()
+                    if k != 'label_fraction'}
+            protocols[json.dumps(rest, sort_keys=True)].add(d)
+    if len(protocols) > 1:
+        raise ValueError(
+            'the records differ in more than the label budget, so they are not '
+            'one experiment: ' + '; '.join(f'{sorted(dirs)} have protocol {p}'
+                                          for p, dirs in protocols.items()))
     seen = set()
     for r in records:
         key = (r['method'], r['seed'], label_fraction_of(r))
@@ -418,16 +432,29 @@ def budget_chart(summaries: Dict[float, dict], path: str,
 
 
 def write_label_budget_report(result_dirs: Sequence[str], md_path: str,
-                              png_path: str, command: str) -> str:
+                              png_path: str, command: str,
+                              metrics: Optional[Sequence[str]] = None) -> str:
     """``results/label_budget.md`` and ``.png``: every method at every label
     budget found in ``result_dirs`` (:func:`label_budget_records`), per
     metric a method x budget table of the test split (then of the validation
     split), the sensitivity check per budget, and each metric against the
-    budget."""
+    budget. ``metrics`` (default: every metric a record has) keeps the report
+    to those, e.g. the fine-tuned UperNet of the dense runs, whose records also
+    hold the frozen probes.
+
+    Raises:
+        ValueError: None of ``metrics`` is in any record.
+    """
     by_budget = label_budget_records(result_dirs)
     test = {L: summarize(rs) for L, rs in by_budget.items()}
     val = {L: summarize(rs, 'val_metrics') for L, rs in by_budget.items()}
-    metrics = [k for k in METRICS if any(k in s[m] for s in test.values() for m in s)]
+    found = [k for k in METRICS if any(k in s[m] for s in test.values() for m in s)]
+    if metrics is not None:
+        if not set(metrics) & set(found):
+            raise ValueError(f'none of {list(metrics)} is in the records under '
+                             f'{list(result_dirs)} (they have {found})')
+        found = [k for k in found if k in metrics]
+    metrics = found
     first = next(iter(by_budget.values()))[0]
     lines = [
         '# Label budget: each method with a share L of the object labels', '',
@@ -451,10 +478,10 @@ def write_label_budget_report(result_dirs: Sequence[str], md_path: str,
         # the opt-in evaluations (fine-tuned dense tasks, held-out classes)
         # count where a method that reads labels was measured on them
         measured = [k for k in SENSITIVITY_METRICS + OPTIONAL_SENSITIVITY_METRICS
-                    if _label_readers_measured(test[L], k)]
+                    if k in metrics and _label_readers_measured(test[L], k)]
         lines += [f'### L = {percent(L)}', '',
-                  sensitivity(val[L], test[L], measured) or 'no random baseline',
-                  '']
+                  (sensitivity(val[L], test[L], measured) or 'no random baseline')
+                  if measured else 'no method that reads labels measured here', '']
     text = '\n'.join(lines)
     with open(md_path, 'w') as f:
         f.write(text)

@@ -288,6 +288,65 @@ def test_the_sensitivity_per_budget_weighs_the_opt_in_evaluations(tmp_path):
     assert '(fine-tuned)' not in full and 'held-out' not in full
 
 
+def test_a_dense_budget_report_keeps_its_metrics_and_one_protocol(tmp_path):
+    """The fine-tuned UperNet's records also hold the frozen probes: the CLI's
+    ``--metrics seg_ft_miou`` writes its table (and its sensitivity row)
+    alone; a metric no record has, and records of another schedule beside
+    them, are refused with the folders named."""
+    import subprocess
+    import sys
+    for seed in (0, 1):
+        for d, fraction, method, value in (('full', None, 'random', 20.),
+                                           ('full', None, 'mim', 22.),
+                                           ('full', None, 'multilabel', 30.),
+                                           ('L10', 0.1, 'multilabel', 28.)):
+            write_record(tmp_path, d, method, seed, value + seed, fraction=fraction,
+                         metrics=('knn_top1', 'linear_top1', 'seg_ft_miou'))
+
+    def report(*args):
+        return subprocess.run(
+            [sys.executable, str(REPO / 'tools/benchmarks/ablation.py'),
+             '--label-budget-report', str(tmp_path / 'full'), str(tmp_path / 'L10'),
+             '--results', str(tmp_path / 'out'), *args],
+            capture_output=True, text=True)
+
+    proc = report('--metrics', 'seg_ft_miou')
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / 'out/label_budget.md').read_text()
+    assert '--metrics seg_ft_miou --results ' in text
+    titles = [line for line in text.splitlines() if line.startswith('### ')]
+    assert titles == ['### UperNet mIoU (fine-tuned)'] * 2 + [
+        '### L = 100%', '### L = 10%']
+    table = text.split('### UperNet mIoU (fine-tuned)')[1].split('##')[0]
+    rows = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
+            for line in table.strip().splitlines()[2:]}
+    assert rows['mim *'] == ['2 / 2', '22.50 ± 0.71', '22.50 ± 0.71']
+    assert rows['multilabel'] == ['2 / 2', '**30.50 ± 0.71**', '**28.50 ± 0.71**']
+    l10 = text.split('### L = 10%')[1]
+    assert 'UperNet mIoU (fine-tuned) | multilabel' in l10 and 'linear' not in l10
+    proc = report('--metrics', 'det_ft_box_ap')
+    assert proc.returncode == 2 and "none of ['det_ft_box_ap']" in proc.stderr
+    # no label reader at full labels: no column, and no sensitivity table, there
+    for seed in (0, 1):
+        (tmp_path / f'full/ablation/multilabel-s{seed}.json').unlink()
+    proc = report('--metrics', 'seg_ft_miou')
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / 'out/label_budget.md').read_text()
+    full = text.split('### L = 100%')[1].split('###')[0]
+    assert full.strip() == 'no method that reads labels measured here'
+    # the 4000-iteration UperNet is another experiment than the 2000 one
+    record = json.loads((tmp_path / 'L10/ablation/multilabel-s1.json').read_text())
+    record['protocol']['finetuned_segmentation_iters'] = 4000
+    (tmp_path / 'L10/ablation/multilabel-s1.json').write_text(json.dumps(record))
+    proc = report('--metrics', 'seg_ft_miou')
+    assert proc.returncode == 2
+    assert 'differ in more than the label budget' in proc.stderr
+    assert "finetuned_segmentation_iters" in proc.stderr and 'L10' in proc.stderr
+    proc = subprocess.run([sys.executable, str(REPO / 'tools/benchmarks/ablation.py'),
+                           '--metrics', 'seg_ft_miou'], capture_output=True, text=True)
+    assert proc.returncode == 2 and 'columns of --label-budget-report' in proc.stderr
+
+
 def test_the_teacher_variant_builds_and_trains_on_every_object_at_a_budget():
     """The label teacher's screen reads the budget's mixed list (its label task
     has self-supervised company) and its model accepts the teacher."""

@@ -18,6 +18,9 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
         --results results/label_budget/L10    # the methods that read labels, 10% kept
     python tools/benchmarks/ablation.py --label-budget-report results \
         results/label_budget/L10 results/label_budget/L1  # results/label_budget.md
+    python tools/benchmarks/ablation.py --label-budget-report \
+        results/dense_v3_finetuned results/label_budget/L10-seg-ft \
+        --metrics seg_ft_miou --results results/label_budget/seg-ft  # one metric
     python tools/benchmarks/ablation.py --held-out-classes 5 6 7 8 9 \
         --evaluations finetune --results results/held_out/screen-5-9 \
         --methods random mim multilabel   # labels never name garments 5-9
@@ -46,6 +49,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 from mmhybrid.benchmarks.ablation import AblationRun  # noqa: E402
 from mmhybrid.benchmarks.methods import ALL_METHODS, METHODS, uses_labels  # noqa: E402
 from mmhybrid.benchmarks.protocol import EVALUATION_NAMES, FULL, QUICK  # noqa: E402
+from mmhybrid.benchmarks.protocol import METRICS  # noqa: E402
 from mmhybrid.benchmarks.report import load_records, write_report  # noqa: E402
 from mmhybrid.benchmarks.report import write_label_budget_report  # noqa: E402
 
@@ -108,16 +112,27 @@ def main():
                         help='only write <--results>/label_budget.md and .png from '
                         'the --results of runs at several --label-fraction (the '
                         'full-label one among them)')
+    parser.add_argument('--metrics', nargs='+', default=None, choices=METRICS,
+                        help='with --label-budget-report: only these metrics '
+                        '(default: every metric the records have)')
     parser.add_argument('--report-only', action='store_true')
     args = parser.parse_args()
     results = args.results or ('results/quick' if args.quick else 'results')
+    if args.metrics and not args.label_budget_report:
+        parser.error('--metrics chooses the columns of --label-budget-report')
     if args.label_budget_report:
         os.makedirs(results, exist_ok=True)
-        print(write_label_budget_report(
-            args.label_budget_report, osp.join(results, 'label_budget.md'),
-            osp.join(results, 'label_budget.png'),
-            'python tools/benchmarks/ablation.py --label-budget-report '
-            + ' '.join(args.label_budget_report)))
+        try:
+            print(write_label_budget_report(
+                args.label_budget_report, osp.join(results, 'label_budget.md'),
+                osp.join(results, 'label_budget.png'),
+                'python tools/benchmarks/ablation.py --label-budget-report '
+                + ' '.join(args.label_budget_report)
+                + (' --metrics ' + ' '.join(args.metrics) if args.metrics else '')
+                + (f' --results {args.results}' if args.results else ''),
+                metrics=args.metrics))
+        except ValueError as e:  # mixed protocols, or metrics no record has
+            parser.error(str(e))
         return
     work_dir = args.work_dir or ('work_dirs/ablation-quick' if args.quick
                                  else 'work_dirs/ablation')
