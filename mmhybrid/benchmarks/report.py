@@ -397,7 +397,12 @@ def budget_chart(summaries: Dict[float, dict], path: str,
     fractions = sorted(summaries)
     cols = min(3, len(metrics))
     rows = -(-len(metrics) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows + 1),
+    # the legend under the plots: long method names, so at most two columns
+    # on a narrow figure; its height grows with its lines
+    legend_cols = 2 if cols == 3 else 1
+    legend_in = 0.25 * -(-len(methods) // legend_cols) + 0.3
+    height = 3.4 * rows + 0.6 + legend_in
+    fig, axes = plt.subplots(rows, cols, figsize=(max(4.2 * cols, 8.), height),
                              squeeze=False)
     # one colour and marker per method: tab10 repeats after ten methods
     colors = plt.get_cmap('tab20')(np.arange(len(methods)) % 20)
@@ -422,11 +427,11 @@ def budget_chart(summaries: Dict[float, dict], path: str,
         ax.set_xlabel('labels kept (L)')
         ax.set_title(METRIC_TITLES[k], fontsize=9)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc='lower center', ncol=min(len(labels), 4),
-               fontsize=8)
+    fig.legend(handles, labels, loc='lower center',
+               ncol=min(len(labels), legend_cols), fontsize=8)
     fig.suptitle('Label budget (mean ± std over seeds; test split; dashed: no '
-                 'labels read)')
-    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
+                 'labels read)', fontsize=10)
+    fig.tight_layout(rect=(0, legend_in / height, 1, 1 - 0.4 / height))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
