@@ -20,7 +20,7 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
         results/label_budget/L10 results/label_budget/L1  # results/label_budget.md
     python tools/benchmarks/ablation.py --label-budget-report \
         results/dense_v3_finetuned results/label_budget/L10-seg-ft \
-        --metrics seg_ft_miou --results results/label_budget/seg-ft  # one metric
+        --metrics seg_ft_miou --results results/label_budget/report-seg-ft
     python tools/benchmarks/ablation.py --held-out-classes 5 6 7 8 9 \
         --evaluations finetune --results results/held_out/screen-5-9 \
         --methods random mim multilabel   # labels never name garments 5-9
