@@ -465,7 +465,8 @@ def write_label_budget_report(result_dirs: Sequence[str], md_path: str,
         '# Label budget: each method with a share L of the object labels', '',
         f'Command: `{command}`  ',
         'Sources: ' + ', '.join(f'`{d}`' for d in result_dirs) + '  ',
-        f'Machine: {first["machine"]}', '',
+        f'Machine: {first["machine"]}  ',
+        *dense_protocol_lines([r for rs in by_budget.values() for r in rs]), '',
         'L: the share of the 20,000 labelled object images that keep their '
         'labels (class-balanced by garment); the others stay in the pre-training '
         'data unlabelled. `*`: the method reads no labels, so its records at '

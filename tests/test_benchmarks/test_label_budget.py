@@ -302,6 +302,11 @@ def test_a_dense_budget_report_keeps_its_metrics_and_one_protocol(tmp_path):
                                            ('L10', 0.1, 'multilabel', 28.)):
             write_record(tmp_path, d, method, seed, value + seed, fraction=fraction,
                          metrics=('knn_top1', 'linear_top1', 'seg_ft_miou'))
+            path = tmp_path / d / 'ablation' / f'{method}-s{seed}.json'
+            record = json.loads(path.read_text())
+            record['protocol']['dense_scenes'] = 'v3'
+            record['evaluations'] = ['probes', 'segmentation-finetuned']
+            path.write_text(json.dumps(record))
 
     def report(*args):
         return subprocess.run(
@@ -314,6 +319,7 @@ def test_a_dense_budget_report_keeps_its_metrics_and_one_protocol(tmp_path):
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / 'out/label_budget.md').read_text()
     assert '--metrics seg_ft_miou --results ' in text
+    assert 'Dense scenes: scenes_v3/. Fine-tuned UperNet: 2000 iterations.' in text
     titles = [line for line in text.splitlines() if line.startswith('### ')]
     assert titles == ['### UperNet mIoU (fine-tuned)'] * 2 + [
         '### L = 100%', '### L = 10%']
