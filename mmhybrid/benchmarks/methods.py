@@ -21,6 +21,9 @@ from .splits import OBJECTS, held_out_files, label_budget_files
 #: The demo recipe v3, resolved and pinned (its header says why and how).
 PRETRAIN_CONFIG = 'configs/benchmarks/ablation/recipe-v3_hybrid_swin-demo_fashion-64px.py'
 
+#: The label space of the pinned recipe's label head (garments and styles).
+RECIPE_CLASSES = 15
+
 SINGLE_TASK_OFF = {t: {o: None for o in TASKS if o != t} for t in TASKS}
 
 
@@ -290,6 +293,22 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
            'weight 1, ramped up over the first 200 iterations)',
            (dict(_label_weight('hybrid-shared-unmasked', 4.0),
                  multilabel=dict(teacher=dict(weight=1.0, ramp_iters=200))), ),
+           labelled_share=2 / 3, full_labelled_batch=True),
+    # issue #27: every hybrid so far learns the labels from its label head
+    # alone, and MoCo v3 beside it treats two images of one class as
+    # negatives. SuNCEt (Assran et al. 2020) adds supervised contrastive
+    # positives to SimCLR and finds it pays most with 1-10% labels: here the
+    # labelled objects' same-class keys are extra positives of MoCo v3's
+    # queries (LabelAwareMoCoV3Head; the unlabelled images keep their own key
+    # alone), on the best hybrid at 10% labels
+    Method('hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-batch'
+           '+label-positives',
+           'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-'
+           'batch with the labelled samples\' same-class keys as extra positives of '
+           'MoCo v3 (SupCon positives weighed by class overlap, LabelAwareMoCoV3Head)',
+           (dict(_label_weight('hybrid-shared-unmasked', 4.0), contrastive=dict(
+               head=dict(type='LabelAwareMoCoV3Head', num_classes=RECIPE_CLASSES,
+                         loss=dict(use_soft=True)))), ),
            labelled_share=2 / 3, full_labelled_batch=True),
     # issue #28: a cheaper default step at equal transfer. The unmasked pass
     # (label head, query) and the momentum key at half the side cost about a

@@ -371,6 +371,27 @@ def test_the_teacher_variant_builds_and_trains_on_every_object_at_a_budget():
     assert model.plan == plan_of(cfg.model.to_dict())
 
 
+def test_the_label_positives_variant_changes_only_the_contrastive_head():
+    """``+label-positives``: MoCo v3's head becomes LabelAwareMoCoV3Head over
+    the recipe's label space (soft targets), the rest is its base's, and the
+    model builds."""
+    from mmpretrain.registry import MODELS
+
+    import mmhybrid  # noqa: F401 (registers HybridPretrain)
+    base = 'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-batch'
+    args = (10, 4, 0, 'splits/pretrain_partial.json')
+    cfg, = stage_configs(TUNING[base + '+label-positives'], *args, label_fraction=0.1)
+    base_cfg, = stage_configs(TUNING[base], *args, label_fraction=0.1)
+    head = cfg.model.contrastive.head
+    assert head.type == 'LabelAwareMoCoV3Head' and head.loss.use_soft
+    assert head.num_classes == cfg.model.multilabel.head.num_classes
+    model_cfg = cfg.model.to_dict()
+    model_cfg.pop('data_preprocessor')
+    assert MODELS.build(model_cfg).con_head.reads_labels
+    cfg.model.contrastive.head = base_cfg.model.contrastive.head
+    assert cfg.pretty_text == base_cfg.pretty_text
+
+
 def test_a_labelled_share_gives_the_labelled_objects_their_own_batch_share():
     """``labelled_share``: the labelled objects are a source drawing that share
     of every batch, the unlabelled objects and scenes split the rest 2 : 1 as

@@ -121,7 +121,9 @@ class HybridPretrain(BaseSelfSupervisor):
         contrastive (dict, optional): ``dict(neck=..., head=...,
             base_momentum=0.01)`` of MoCo v3; ``ema_type`` names the momentum
             encoder's class (``'CosineEMA'``, or ``'ForeachCosineEMA'``: the
-            same update in foreach kernels). Defaults to None.
+            same update in foreach kernels). A head with ``reads_labels``
+            (``LabelAwareMoCoV3Head``: same-class keys of labelled samples as
+            extra positives) gets the batch's data samples. Defaults to None.
         multilabel (dict, optional): ``dict(head=..., neck=..., teacher=...)``
             of the label task; ``neck`` defaults to ``GlobalAveragePooling``.
             ``teacher`` (off when absent) trains the samples without labels
@@ -454,8 +456,13 @@ class HybridPretrain(BaseSelfSupervisor):
             else:
                 keys = {view: self._key(resize_views(views[view], self.key_scale))
                         for view in plan.momentum}
+                # a head that reads labels (LabelAwareMoCoV3Head) gets the
+                # batch's samples: query i, key i and sample i are one image
+                labels = ((data_samples, ) if getattr(
+                    self.con_head, 'reads_labels', False) else ())
                 losses['contrastive'] = sum(
-                    self.con_head.loss(q, keys[key]) for q, key in queries)
+                    self.con_head.loss(q, keys[key], *labels)
+                    for q, key in queries)
         if plan.teacher is not None and 'teacher' not in losses:
             cfg = self.teacher_cfg
             losses['teacher'] = self.cls_head.teacher_loss(
