@@ -48,6 +48,18 @@ def multilabel(head_type='PartialMultiLabelLinearClsHead'):
                           loss=dict(type='CrossEntropyLoss', use_sigmoid=True)))
 
 
+def label_samples(labels):
+    """One ``DataSample`` per entry: ``gt_label`` the entry's classes, none
+    for ``None`` (unlabelled)."""
+    samples = []
+    for label in labels:
+        ds = DataSample()
+        if label is not None:
+            ds.set_gt_label(list(label))
+        samples.append(ds)
+    return samples
+
+
 def batch(n=4, labels=((0, 2), (1, ), (3, 4, 5), (0, )), seed=0, views=2):
     """``n`` samples: ``views`` normalised view tensors, SimMIM masks, labels
     (``None`` = unlabelled)."""

@@ -9,7 +9,6 @@ from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
 
 from tests.test_models import tiny_models as tm
 
@@ -99,12 +98,7 @@ def test_unlabelled_samples_give_a_teacher_loss_that_reaches_the_student(hub):
 
 def head_and_batch():
     head = MODELS.build(tm.multilabel()['head'])
-    samples = []
-    for labels in LABELS:
-        ds = DataSample()
-        if labels is not None:
-            ds.set_gt_label(list(labels))
-        samples.append(ds)
+    samples = tm.label_samples(LABELS)
     g = torch.Generator().manual_seed(0)
     feats = torch.randn(len(samples), tm.FINAL, generator=g, requires_grad=True)
     teacher = 3 * torch.randn(len(samples), tm.NUM_CLASSES, generator=g)

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from mmengine.registry import DefaultScope
 from mmpretrain.models.heads import MoCoV3Head
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
 
 from mmhybrid.models.heads import LabelAwareMoCoV3Head
 from mmhybrid.models.heads.label_aware_mocov3_head import label_positive_targets
@@ -29,16 +28,6 @@ def heads():
         **dict(cfg, loss=dict(cfg['loss'], use_soft=True)), num_classes=C)
     aware.load_state_dict(plain.state_dict())
     return aware, plain
-
-
-def samples(labels):
-    out = []
-    for label in labels:
-        ds = DataSample()
-        if label is not None:
-            ds.set_gt_label(list(label))
-        out.append(ds)
-    return out
 
 
 g = torch.Generator().manual_seed(3)
@@ -72,16 +61,16 @@ def test_without_a_labelled_pair_it_is_mocov3s_loss(labels):
     """No data samples, no labelled sample, or labelled samples that share no
     class: the target is each query's own key, the loss MoCoV3Head's."""
     aware, plain = heads()
-    args = () if labels is None else (samples(labels), )
+    args = () if labels is None else (tm.label_samples(labels), )
     torch.testing.assert_close(aware.loss(Q, K, *args), plain.loss(Q, K))
 
 
-def test_labelled_pairs_are_pulled_together():
+def test_with_labelled_pairs_it_is_the_soft_cross_entropy_to_the_targets():
     """With same-class samples in the batch the loss is the soft cross
     entropy against :func:`label_positive_targets` (MoCo v3's scale, the
     loss weight 2T), no longer MoCo v3's."""
     aware, plain = heads()
-    data = samples(LABELS)
+    data = tm.label_samples(LABELS)
     loss = aware.loss(Q, K, data)
     pred = F.normalize(aware.predictor([Q])[0], dim=1)
     logits = pred @ F.normalize(K, dim=1).t() / T
@@ -102,9 +91,9 @@ def test_bad_settings_and_inputs_are_named():
         LabelAwareMoCoV3Head(**cfg, num_classes=C)
     aware, _ = heads()
     with pytest.raises(ValueError, match='outside num_classes=4'):
-        aware.loss(Q, K, samples([(4, )] + [None] * 5))
+        aware.loss(Q, K, tm.label_samples([(4, )] + [None] * 5))
     with pytest.raises(ValueError, match='5 data samples for 6 queries'):
-        aware.loss(Q, K, samples(LABELS[:5]))
+        aware.loss(Q, K, tm.label_samples(LABELS[:5]))
 
 
 def test_two_ranks_equal_one_process_with_the_global_batch(tmp_path):
@@ -113,7 +102,7 @@ def test_two_ranks_equal_one_process_with_the_global_batch(tmp_path):
     mean loss and gradients are the single process's."""
     aware, _ = heads()
     aware.eval()  # BN1d in the predictor normalises per rank in train mode
-    want = aware.loss(Q, K, samples(LABELS))
+    want = aware.loss(Q, K, tm.label_samples(LABELS))
     want.backward()
     want_grads = torch.cat([p.grad.flatten() for p in aware.parameters()])
     state = {k: v.clone() for k, v in aware.state_dict().items()}
@@ -133,7 +122,7 @@ def _worker(rank, init, state, results):
         aware.load_state_dict(state)
         aware.eval()
         local = slice(3 * rank, 3 * rank + 3)
-        loss = aware.loss(Q[local], K[local], samples(LABELS[local]))
+        loss = aware.loss(Q[local], K[local], tm.label_samples(LABELS[local]))
         loss.backward()
         grads = torch.cat([p.grad.flatten() for p in aware.parameters()])
         dist.all_reduce(grads)
