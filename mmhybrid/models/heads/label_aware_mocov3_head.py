@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmengine.dist import all_gather, get_rank
 from mmpretrain.models.heads import MoCoV3Head
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
+from mmpretrain.structures import DataSample, label_to_onehot
 
 
 def positive_sets(data_samples: List[DataSample], num_classes: int,
@@ -18,12 +18,10 @@ def positive_sets(data_samples: List[DataSample], num_classes: int,
     rows = torch.zeros(len(data_samples), num_classes, device=device)
     for row, ds in zip(rows, data_samples):
         if 'gt_label' in ds:
-            index = torch.as_tensor(ds.gt_label, dtype=torch.long,
-                                    device=device).reshape(-1)
-            if index.numel() and int(index.max()) >= num_classes:
-                raise ValueError(f'gt_label {index.tolist()} has a class index '
-                                 f'outside num_classes={num_classes}')
-            row[index] = 1.
+            if ds.gt_label.numel() and int(ds.gt_label.max()) >= num_classes:
+                raise ValueError(f'gt_label {ds.gt_label.tolist()} has a class '
+                                 f'index outside num_classes={num_classes}')
+            row.copy_(label_to_onehot(ds.gt_label, num_classes))
     return rows
 
 
