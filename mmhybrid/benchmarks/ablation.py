@@ -117,7 +117,8 @@ class AblationRun:
         self.protocol = protocol
         every = evaluations_for(protocol.dense_scenes,
                                 protocol.finetuned_detection_iters,
-                                protocol.finetuned_segmentation_iters)
+                                protocol.finetuned_segmentation_iters,
+                                protocol.finetuned_detection_heads)
         known = [ev.name for ev in every]
         unknown = sorted(set(evaluations or ()) - set(known))
         if unknown:

@@ -98,6 +98,17 @@ FINETUNED_DENSE_CONFIGS = {
                segmentation={2000: SEGMENTATION_FINETUNED_CONFIG_V3,
                              4000: SEGMENTATION_FINETUNED_4K_CONFIG_V3}),
 }
+# the fine-tuned Mask R-CNN's neck and heads (``Protocol.finetuned_detection_heads``):
+# '' the un-normalised FPN and heads of the frozen protocol, with which one
+# random-init seed took off ~500 iterations late and a contrastive backbone never
+# did (box AP 9.1; results/dense_v3_ft4k); 'gn-all' mmdet's GroupNorm FPN and
+# heads (the detectors trained from scratch and fine-tuned from MoCo normalise them)
+DETECTION_FINETUNED_4K_GN_ALL_CONFIG_V3 = DEMO + 'mask-rcnn_swin-demo-hybrid_fpn-gn-all_1xb8-4k_fashion-scenes-v3-64px.py'
+#: ``Protocol.finetuned_detection_heads`` -> scene set -> schedule -> the
+#: fine-tuned Mask R-CNN with those heads ('' is :data:`FINETUNED_DENSE_CONFIGS`')
+FINETUNED_DETECTION_HEADS = {
+    'gn-all': {'v3': {4000: DETECTION_FINETUNED_4K_GN_ALL_CONFIG_V3}},
+}
 FINETUNED_DETECTION_ITERS = 2000  # the schedules of the first records
 FINETUNED_SEGMENTATION_ITERS = 2000
 #: fine-tuned task -> (its head, its default schedule); the protocol field of a
@@ -111,14 +122,17 @@ FINETUNED_DENSE_METRICS = ['det_ft_box_ap', 'det_ft_mask_ap', 'seg_ft_miou']
 def finetuned_dense_evaluations(
         dense_scenes: str,
         detection_iters: int = FINETUNED_DETECTION_ITERS,
-        segmentation_iters: int = FINETUNED_SEGMENTATION_ITERS) -> List[Evaluation]:
+        segmentation_iters: int = FINETUNED_SEGMENTATION_ITERS,
+        detection_heads: str = '') -> List[Evaluation]:
     """The opt-in fine-tuned Mask R-CNN and UperNet of a scene set (none for a
     set without them), on their ``detection_iters`` / ``segmentation_iters``
-    schedules (:data:`FINETUNED_DENSE_CONFIGS`)."""
+    schedules (:data:`FINETUNED_DENSE_CONFIGS`), the Mask R-CNN with the neck
+    and heads ``detection_heads`` names (:data:`FINETUNED_DETECTION_HEADS`)."""
     if dense_scenes not in FINETUNED_DENSE_CONFIGS:
         return []
     configs = FINETUNED_DENSE_CONFIGS[dense_scenes]
-    det = configs['detection'][detection_iters]
+    det = (FINETUNED_DETECTION_HEADS[detection_heads][dense_scenes][detection_iters]
+           if detection_heads else configs['detection'][detection_iters])
     seg = configs['segmentation'][segmentation_iters]
     return [
         Evaluation('detection-finetuned', det, {'det_ft_box_ap': 'coco/bbox_mAP',
@@ -153,21 +167,41 @@ def _check_finetuned_iters(dense_scenes: str, **iters: int) -> None:
                 f'{n} iterations; its schedules: {known or "none"}')
 
 
+def _check_finetuned_detection_heads(dense_scenes: str, iters: int,
+                                     heads: str) -> None:
+    """Refuse fine-tuned Mask R-CNN heads the tool does not know, or that the
+    scene set lacks on the schedule ``iters``."""
+    if not heads:
+        return
+    if heads not in FINETUNED_DETECTION_HEADS:
+        raise ValueError(f'unknown fine-tuned Mask R-CNN heads {heads!r}; known: '
+                         f"{['', *sorted(FINETUNED_DETECTION_HEADS)]}")
+    known = sorted(FINETUNED_DETECTION_HEADS[heads].get(dense_scenes, {}))
+    if iters not in known:
+        raise ValueError(
+            f'the dense scene set {dense_scenes!r} has no fine-tuned Mask R-CNN '
+            f'with {heads} heads of {iters} iterations; its {heads} schedules: '
+            f'{known or "none"}')
+
+
 def evaluations_for(dense_scenes: str = '',
                     finetuned_detection_iters: int = FINETUNED_DETECTION_ITERS,
-                    finetuned_segmentation_iters: int = FINETUNED_SEGMENTATION_ITERS
-                    ) -> List[Evaluation]:
+                    finetuned_segmentation_iters: int = FINETUNED_SEGMENTATION_ITERS,
+                    finetuned_detection_heads: str = '') -> List[Evaluation]:
     """:data:`EVALUATIONS` with the detection and segmentation configs of the
     dense scene set ``dense_scenes`` (a key of :data:`DENSE_CONFIGS`), then its
     opt-in fine-tuned ones (:func:`finetuned_dense_evaluations`)."""
     _check_dense_scenes(dense_scenes)
     _check_finetuned_iters(dense_scenes, detection=finetuned_detection_iters,
                            segmentation=finetuned_segmentation_iters)
+    _check_finetuned_detection_heads(dense_scenes, finetuned_detection_iters,
+                                     finetuned_detection_heads)
     det, seg = DENSE_CONFIGS[dense_scenes]
     configs = dict(detection=det, segmentation=seg)
     return [replace(ev, config=configs.get(ev.name, ev.config))
             for ev in EVALUATIONS] + finetuned_dense_evaluations(
-                dense_scenes, finetuned_detection_iters, finetuned_segmentation_iters)
+                dense_scenes, finetuned_detection_iters, finetuned_segmentation_iters,
+                finetuned_detection_heads)
 
 
 # the frozen probes on the known / the held-out garment classes apart, each a
@@ -233,6 +267,10 @@ class Protocol:
             (:data:`FINETUNED_DENSE_CONFIGS`).
         finetuned_segmentation_iters (int): The schedule of the fine-tuned
             UperNet (``segmentation-finetuned``), one the scene set has.
+        finetuned_detection_heads (str): The fine-tuned Mask R-CNN's neck and
+            heads: '' those of the frozen protocol, 'gn-all' GroupNorm in the
+            FPN and the RoI heads (:data:`FINETUNED_DETECTION_HEADS`, which
+            names the scene sets and schedules that have them).
     """
     pretrain_iters: int = 1000
     pretrain_batch: int = 32
@@ -244,11 +282,13 @@ class Protocol:
     dense_scenes: str = ''
     finetuned_detection_iters: int = FINETUNED_DETECTION_ITERS
     finetuned_segmentation_iters: int = FINETUNED_SEGMENTATION_ITERS
+    finetuned_detection_heads: str = ''
 
     #: Fields added after the first records were written: :meth:`as_dict`
     #: leaves each out while it holds its default.
     LATER_FIELDS = ('label_fraction', 'held_out_classes', 'dense_scenes',
-                    'finetuned_detection_iters', 'finetuned_segmentation_iters')
+                    'finetuned_detection_iters', 'finetuned_segmentation_iters',
+                    'finetuned_detection_heads')
 
     def __post_init__(self):
         classes = tuple(sorted(int(c) for c in self.held_out_classes))
@@ -263,6 +303,9 @@ class Protocol:
         _check_finetuned_iters(self.dense_scenes,
                                detection=self.finetuned_detection_iters,
                                segmentation=self.finetuned_segmentation_iters)
+        _check_finetuned_detection_heads(self.dense_scenes,
+                                         self.finetuned_detection_iters,
+                                         self.finetuned_detection_heads)
 
     @property
     def images_seen(self) -> int:

@@ -177,8 +177,9 @@ def chart(summary, path: str, metrics: Sequence[str] = METRICS) -> None:
 
 
 def dense_protocol_lines(records: List[dict]) -> List[str]:
-    """The dense scene sets and fine-tuned head schedules of ``records``
-    (nothing for records of the first dense protocol, which name neither)."""
+    """The dense scene sets, fine-tuned head schedules and non-default
+    fine-tuned heads (``gn-all``) of ``records`` (nothing for records of the
+    first dense protocol, which name none)."""
     scenes = sorted({r['protocol'].get('dense_scenes', '') for r in records})
     if scenes == ['']:
         return []
@@ -189,7 +190,10 @@ def dense_protocol_lines(records: List[dict]) -> List[str]:
         if ran:
             iters = sorted({r['protocol'].get(f'finetuned_{task}_iters', default)
                             for r in ran})
-            line += f' Fine-tuned {head}: ' + ', '.join(map(str, iters)) + ' iterations.'
+            line += f' Fine-tuned {head}: ' + ', '.join(map(str, iters)) + ' iterations'
+            heads = sorted({r['protocol'].get(f'finetuned_{task}_heads', '')
+                            for r in ran} - {''})
+            line += (', ' + ', '.join(heads) + ' heads' if heads else '') + '.'
     return [line + '  ']
 
 

@@ -33,6 +33,10 @@ rerun skips what is done. Writes results/ablation.md and results/ablation.png.
         detection-finetuned --finetuned-detection-iters 4000 \
         --results results/dense_v3_ft4k   # the fine-tuned Mask R-CNN, 4000 its
     python tools/benchmarks/ablation.py --dense-scenes v3 --evaluations \
+        detection-finetuned --finetuned-detection-iters 4000 \
+        --finetuned-detection-heads gn-all --results results/dense_v3_ft4k_gn \
+        --methods random                  # the same, GroupNorm in FPN and heads
+    python tools/benchmarks/ablation.py --dense-scenes v3 --evaluations \
         segmentation-finetuned --finetuned-segmentation-iters 4000 \
         --results results/dense_v3_seg4k  # the fine-tuned UperNet, 4000 its
     python tools/benchmarks/ablation.py --evaluations --results results/probes \
@@ -49,6 +53,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 from mmhybrid.benchmarks.ablation import AblationRun  # noqa: E402
 from mmhybrid.benchmarks.methods import ALL_METHODS, METHODS, uses_labels  # noqa: E402
 from mmhybrid.benchmarks.protocol import EVALUATION_NAMES, FULL, QUICK  # noqa: E402
+from mmhybrid.benchmarks.protocol import FINETUNED_DETECTION_HEADS  # noqa: E402
 from mmhybrid.benchmarks.protocol import METRICS  # noqa: E402
 from mmhybrid.benchmarks.report import load_records, write_report  # noqa: E402
 from mmhybrid.benchmarks.report import write_label_budget_report  # noqa: E402
@@ -107,6 +112,13 @@ def main():
                         help='the schedule of the fine-tuned UperNet '
                         '(segmentation-finetuned; v3 has 2000, the default, and '
                         '4000); give it its own --results')
+    parser.add_argument('--finetuned-detection-heads', default=None,
+                        choices=sorted(FINETUNED_DETECTION_HEADS),
+                        help='the fine-tuned Mask R-CNN\'s neck and heads: gn-all '
+                        'puts GroupNorm in the FPN and the RoI heads (mmdet\'s '
+                        'GN-all; v3 has it with --finetuned-detection-iters 4000); '
+                        'default: the frozen protocol\'s, without normalisation; '
+                        'give it its own --results')
     parser.add_argument('--label-budget-report', nargs='+', default=None,
                         metavar='RESULTS',
                         help='only write <--results>/label_budget.md and .png from '
@@ -176,6 +188,14 @@ def main():
                     protocol, **{f'finetuned_{task}_iters': iters})
             except ValueError as e:
                 parser.error(str(e))
+        if args.finetuned_detection_heads:
+            if args.results is None:
+                parser.error('--finetuned-detection-heads needs its own --results')
+            try:
+                protocol = dataclasses.replace(
+                    protocol, finetuned_detection_heads=args.finetuned_detection_heads)
+            except ValueError as e:
+                parser.error(str(e))
         if args.evaluations is not None and args.results is None:
             parser.error('--evaluations needs its own --results (its records hold '
                          'only those metrics)')
@@ -200,7 +220,9 @@ def main():
         f' --finetuned-detection-iters {args.finetuned_detection_iters}'
         if args.finetuned_detection_iters else '') + (
         f' --finetuned-segmentation-iters {args.finetuned_segmentation_iters}'
-        if args.finetuned_segmentation_iters else '')
+        if args.finetuned_segmentation_iters else '') + (
+        f' --finetuned-detection-heads {args.finetuned_detection_heads}'
+        if args.finetuned_detection_heads else '')
     print(write_report(records, osp.join(results, 'ablation.md'),
                        osp.join(results, 'ablation.png'), command))
 
