@@ -1,8 +1,10 @@
 """Copy an ablation report's test table (chosen columns) and its sensitivity table
-into README.md between ``<!-- NAME -->`` and ``<!-- /NAME -->``, so that README's
-numbers are the tool's output, not retyped.
+into a Markdown file (``--readme``, README.md by default) between ``<!-- NAME -->``
+and ``<!-- /NAME -->``, so that the documented numbers are the tool's output, not
+retyped. The dense protocols' tables live in docs/evidence/dense-tasks.md:
 
     python tools/benchmarks/readme_table.py results/dense_v3/ablation.md dense-v3-table \\
+        --readme docs/evidence/dense-tasks.md \\
         --columns "linear top-1 (frozen)" "Mask R-CNN box AP (frozen)" \\
         "Mask R-CNN mask AP (frozen)" "UperNet mIoU (frozen)"
 """
