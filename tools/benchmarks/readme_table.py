@@ -1,10 +1,9 @@
 """Copy an ablation report's test table (chosen columns) and its sensitivity table
-into a Markdown file (``--readme``, README.md by default) between ``<!-- NAME -->``
-and ``<!-- /NAME -->``, so that the documented numbers are the tool's output, not
-retyped. The dense protocols' tables live in docs/evidence/dense-tasks.md:
+into a Markdown file (``--readme``; by default docs/evidence/dense-tasks.md, where
+the dense protocols' tables live) between ``<!-- NAME -->`` and ``<!-- /NAME -->``,
+so that the documented numbers are the tool's output, not retyped:
 
     python tools/benchmarks/readme_table.py results/dense_v3/ablation.md dense-v3-table \\
-        --readme docs/evidence/dense-tasks.md \\
         --columns "linear top-1 (frozen)" "Mask R-CNN box AP (frozen)" \\
         "Mask R-CNN mask AP (frozen)" "UperNet mIoU (frozen)"
 """
@@ -61,7 +60,7 @@ def block(report: str, text: str, columns: Sequence[str]) -> str:
 def replace_between(readme: str, name: str, content: str) -> str:
     start, end = f'<!-- {name} -->', f'<!-- /{name} -->'
     if readme.count(start) != 1 or readme.count(end) != 1:
-        raise ValueError(f'README needs exactly one {start} and one {end}')
+        raise ValueError(f'the file needs exactly one {start} and one {end}')
     head, rest = readme.split(start)
     _, tail = rest.split(end)
     return f'{head}{start}\n{content}\n{end}{tail}'
@@ -70,9 +69,9 @@ def replace_between(readme: str, name: str, content: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('report', help='an ablation.md')
-    parser.add_argument('marker', help='README holds <!-- MARKER --> ... <!-- /MARKER -->')
+    parser.add_argument('marker', help='the file holds <!-- MARKER --> ... <!-- /MARKER -->')
     parser.add_argument('--columns', nargs='+', required=True)
-    parser.add_argument('--readme', default='README.md')
+    parser.add_argument('--readme', default='docs/evidence/dense-tasks.md')
     args = parser.parse_args(argv)
     with open(args.report) as f:
         content = block(args.report, f.read(), args.columns)
