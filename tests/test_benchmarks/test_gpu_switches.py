@@ -50,11 +50,18 @@ def test_dry_run_measures_every_row_with_its_switches(dry_run):
                 assert text in r['check'], (name, r['check'])
     for name in ('+compile', 'all on'):  # masked, unmasked, momentum (no grad)
         assert int(by[name]['check'].split('compiled graphs ')[1].split(';')[0]) >= 3
-    # the same initial weights and batch: step 1 agrees, and step 2 after one update
+    # the same initial weights and batch: step 1 agrees to rounding. Step 2 follows
+    # one AdamW update, whose first step moves every weight by about lr whatever its
+    # gradient's size, so a near-zero gradient whose sign flips with a kernel's
+    # rounding (fused attention, fused AdamW) moves a full lr: step 2 agrees to a
+    # small fraction of what the update changed (CI measured 0.14% of it, this
+    # machine 0.01%), and a row whose update differs (none, another lr) is far off.
+    base1, base2 = by['baseline']['loss_step1'], by['baseline']['loss_step2']
+    drop = abs(base1 - base2)
+    assert drop > 0.01 * base1
     for r in rows:
-        assert r['loss_step1'] == pytest.approx(by['baseline']['loss_step1'], rel=1e-5)
-        assert r['loss_step2'] == pytest.approx(by['baseline']['loss_step2'], rel=1e-4)
-        assert r['loss_step2'] != r['loss_step1']
+        assert r['loss_step1'] == pytest.approx(base1, rel=1e-5)
+        assert abs(r['loss_step2'] - base2) <= 0.01 * drop, (r['row'], r['loss_step2'], base2)
     assert by['baseline']['flops'] > 0 and by['baseline']['img_s'] > 0
     md = (work / 'switches.md').read_text()
     assert md.startswith('## GPU path switches, ')
