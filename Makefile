@@ -7,12 +7,16 @@ export HF_HUB_OFFLINE := 1
 DEMO_DATA ?= data/fashion_demo
 # dense stages (tools/run_demo.py --dense): v2 (default) the dense protocol v2's
 # frozen-backbone heads on scenes_v2/, 300 iterations; benchmark the first frozen
-# protocol's 1000-iteration runs on scenes/ (about 8 minutes more); short the
-# fine-tuned walk-through of 60 / 100 iterations
+# protocol's 1000-iteration runs on scenes/ (about 8 minutes more); v3-finetuned
+# the fine-tuned dense protocol v3 (GroupNorm Mask R-CNN, UperNet) on scenes_v3/,
+# 2000 iterations each (a longer demo); short the fine-tuned walk-through of 60 / 100
+# iterations
 DENSE ?= v2
-# dense scene sets the demo world holds: the demo reads v2; the benchmark's dense
-# protocol v3 (ablation.py --dense-scenes v3) reads v3 too: DENSE_SCENES=v2,v3
-DENSE_SCENES ?= v2
+# dense scene sets the demo world holds: the demo reads v2 (and v3 with
+# DENSE=v3-finetuned); the benchmark's dense protocol v3 (ablation.py
+# --dense-scenes v3) reads v3 too: DENSE_SCENES=v2,v3
+comma := ,
+DENSE_SCENES ?= $(if $(filter v3-finetuned,$(DENSE)),v2$(comma)v3,v2)
 STAMP := $(VENV)/.mmhybrid-installed
 
 .PHONY: install data demo test clean-venv

@@ -59,23 +59,34 @@ def tiny_demo(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope='session')
-def tiny_demo_v2(tmp_path_factory):
-    """:func:`tiny_demo` with a tiny dense scene set v2 (``scenes_v2/``: 8 train,
-    3 val, 3 test scenes)."""
+def _tiny_dense_world(tmp_path_factory, name):
+    """:func:`tiny_demo` with a tiny dense scene set ``name`` (``scenes_<name>/``:
+    8 train, 3 val, 3 test scenes)."""
     import dataclasses
 
     from mmhybrid.datasets.fashion_demo import DENSE_SCENE_STYLES
     from mmhybrid.datasets.fashion_demo.builder import DemoParams, build_fashion_demo
-    tiny = dataclasses.replace(DENSE_SCENE_STYLES['v2'], num_train=8, num_val=3,
+    tiny = dataclasses.replace(DENSE_SCENE_STYLES[name], num_train=8, num_val=3,
                                num_test=3)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(DENSE_SCENE_STYLES, 'v2', tiny)
-        out = tmp_path_factory.mktemp('demo_v2') / 'fashion_demo'
+        mp.setitem(DENSE_SCENE_STYLES, name, tiny)
+        out = tmp_path_factory.mktemp(f'demo_{name}') / 'fashion_demo'
         build_fashion_demo(str(out), DemoParams(
             num_train=48, num_val=8, num_unlabelled=16, num_cls_train=60,
-            num_cls_test=20, num_objects=20, dense_scenes='v2'), log=lambda msg: None)
+            num_cls_test=20, num_objects=20, dense_scenes=name), log=lambda msg: None)
     return out
+
+
+@pytest.fixture(scope='session')
+def tiny_demo_v2(tmp_path_factory):
+    """:func:`tiny_demo` with a tiny dense scene set v2 (``scenes_v2/``)."""
+    return _tiny_dense_world(tmp_path_factory, 'v2')
+
+
+@pytest.fixture(scope='session')
+def tiny_demo_v3(tmp_path_factory):
+    """:func:`tiny_demo` with a tiny dense scene set v3 (``scenes_v3/``)."""
+    return _tiny_dense_world(tmp_path_factory, 'v3')
 
 
 @pytest.fixture

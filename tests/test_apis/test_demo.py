@@ -161,3 +161,76 @@ def test_dense_v2_mode_trains_the_v2_protocols_heads_on_scenes_v2(
         assert 'scenes_v2/test' in log, base
     for picture in ('detections.png', 'segmentations.png'):
         assert (tmp_path / 'work_dirs/demo' / picture).stat().st_size > 1000
+
+
+def test_dense_v3_finetuned_mode_fine_tunes_the_v3_protocols_models_on_scenes_v3(
+        tiny_demo_v3, tmp_path, monkeypatch):
+    from mmhybrid.benchmarks.protocol import evaluations_for
+    v3 = {e.name: e for e in evaluations_for('v3', finetuned_detection_iters=4000,
+                                             finetuned_detection_heads='gn-all')}
+    finetune, detection, segmentation = demo.DENSE_MODES['v3-finetuned']
+    assert finetune == demo.DOWNSTREAM[0]
+    # the benchmark's own fine-tuned evaluations, the detector's schedule halved
+    # with its warm-up kept
+    assert detection.config == v3['detection-finetuned'].config
+    assert segmentation.config == v3['segmentation-finetuned'].config
+    n = demo.V3_FINETUNED_DEMO_ITERS
+    assert detection.options == [
+        f'train_cfg.max_iters={n}', f'default_hooks.checkpoint.interval={n}',
+        'param_scheduler.0.end=50', f'param_scheduler.1.end={n}',
+        f'param_scheduler.1.milestones=[{int(0.8 * n)}]']
+    assert segmentation.options == []
+    for task in (detection, segmentation):
+        assert task.name in demo.EXPECTED_SECONDS and task.scenes == 'v3'
+
+    (tmp_path / 'data').mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+    monkeypatch.setenv('OMP_NUM_THREADS', '2')
+    # two iterations leave the GroupNorm detector's scores below mmdet's 0.05, and
+    # CocoMetric reports nothing for no boxes: keep every box to test the wiring
+    tasks = [dataclasses.replace(detection, options=TINY['iterations'] + LOADERS + [
+                 'model.test_cfg.rcnn.score_thr=0.0']),
+             dataclasses.replace(segmentation, options=TINY['iterations'] + LOADERS)]
+    # a world without scenes_v3 is refused before anything trains
+    shutil.copytree(tiny_demo_v3, tmp_path / 'data' / 'fashion_demo',
+                    ignore=shutil.ignore_patterns('scenes_v3'))
+    with pytest.raises(FileNotFoundError, match='--dense-scenes v3'):
+        demo.run_demo('data/fashion_demo', 'work_dirs/demo', TINY_PRETRAIN,
+                      tasks=tasks, log=lambda _: None, stream=io.StringIO())
+    assert not (tmp_path / 'work_dirs/demo/pretrain').exists()
+    shutil.rmtree(tmp_path / 'data' / 'fashion_demo')
+    (tmp_path / 'data' / 'fashion_demo').symlink_to(tiny_demo_v3)
+
+    text = demo.run_demo('data/fashion_demo', 'work_dirs/demo', TINY_PRETRAIN,
+                         python=sys.executable, log=lambda _: None, stream=io.StringIO(),
+                         tasks=tasks, probe_limit=20)
+    rows = {tuple(c.strip() for c in line.split('|')[1:3]) for line in text.splitlines()
+            if 'scenes_v3' in line and ('AP' in line or 'mIoU' in line)}
+    assert rows == {('Mask R-CNN GN, fine-tuned (scenes_v3)', 'box AP'),
+                    ('Mask R-CNN GN, fine-tuned (scenes_v3)', 'mask AP'),
+                    ('UperNet, fine-tuned (scenes_v3)', 'mIoU')}
+    for task in tasks:
+        base = os.path.splitext(os.path.basename(task.config))[0]
+        log = (tmp_path / f'work_dirs/demo/{base}.log').read_text()
+        assert 'initialised from work_dirs/demo/backbone.pth' in log, base
+        assert 'scenes_v3/test' in log, base
+    # the detector trains its GroupNorm FPN and heads, the backbone is not frozen
+    base = os.path.splitext(os.path.basename(detection.config))[0]
+    log = (tmp_path / f'work_dirs/demo/{base}.log').read_text()
+    assert "type='GN'" in log and 'Shared4Conv1FCBBoxHead' in log
+    for picture in ('detections.png', 'segmentations.png'):
+        assert (tmp_path / 'work_dirs/demo' / picture).stat().st_size > 1000
+
+
+def test_a_metric_the_run_did_not_report_is_an_error_naming_file_and_log(tmp_path):
+    task = demo.V3_FINETUNED_DENSE[0]
+    path = tmp_path / 'final_metrics.json'
+    path.write_text(json.dumps({'test': {'coco/bbox_mAP': 0.25, 'coco/segm_mAP': 0.3}}))
+    assert demo._test_metrics(str(path), task, 'run.log') == pytest.approx(
+        {'box AP': 25., 'mask AP': 30.})
+    # mmdet's CocoMetric reports nothing when the detector kept no box
+    path.write_text(json.dumps({'test': {}}))
+    with pytest.raises(KeyError, match=r"final_metrics.json has no \['coco/bbox_mAP', "
+                       r"'coco/segm_mAP'\] \(it holds \[\]\).*see run.log"):
+        demo._test_metrics(str(path), task, 'run.log')
