@@ -130,35 +130,44 @@ def test_dense_v2_mode_trains_the_v2_protocols_heads_on_scenes_v2(
     for task in (detection, segmentation):
         assert task.name in demo.EXPECTED_SECONDS
 
+    tasks = [dataclasses.replace(t, options=TINY['iterations'] + LOADERS)
+             for t in (detection, segmentation)]
+    _refuses_a_world_without_its_scenes_then_trains_on_them(
+        tiny_demo_v2, 'v2', tasks, tmp_path, monkeypatch)
+
+
+def _refuses_a_world_without_its_scenes_then_trains_on_them(world, scenes, tasks,
+                                                            tmp_path, monkeypatch):
+    """The demo with ``tasks`` (dense stages reading ``scenes_<scenes>/``):
+    refused before anything trains in a copy of ``world`` without that folder, then
+    run in ``world``; its dense rows, logs and pictures checked."""
+    folder = f'scenes_{scenes}'
     (tmp_path / 'data').mkdir()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
     monkeypatch.setenv('OMP_NUM_THREADS', '2')
-    tasks = [dataclasses.replace(t, options=TINY['iterations'] + LOADERS)
-             for t in (detection, segmentation)]
-    # a world without scenes_v2 is refused before anything trains
-    shutil.copytree(tiny_demo_v2, tmp_path / 'data' / 'fashion_demo',
-                    ignore=shutil.ignore_patterns('scenes_v2'))
-    with pytest.raises(FileNotFoundError, match='--dense-scenes v2'):
+    shutil.copytree(world, tmp_path / 'data' / 'fashion_demo',
+                    ignore=shutil.ignore_patterns(folder))
+    with pytest.raises(FileNotFoundError, match=f'--dense-scenes {scenes}'):
         demo.run_demo('data/fashion_demo', 'work_dirs/demo', TINY_PRETRAIN,
                       tasks=tasks, log=lambda _: None, stream=io.StringIO())
     assert not (tmp_path / 'work_dirs/demo/pretrain').exists()
     shutil.rmtree(tmp_path / 'data' / 'fashion_demo')
-    (tmp_path / 'data' / 'fashion_demo').symlink_to(tiny_demo_v2)
+    (tmp_path / 'data' / 'fashion_demo').symlink_to(world)
 
     text = demo.run_demo('data/fashion_demo', 'work_dirs/demo', TINY_PRETRAIN,
                          python=sys.executable, log=lambda _: None, stream=io.StringIO(),
                          tasks=tasks, probe_limit=20)
     rows = {tuple(c.strip() for c in line.split('|')[1:3]) for line in text.splitlines()
-            if 'scenes_v2' in line and ('AP' in line or 'mIoU' in line)}
-    assert rows == {('Mask R-CNN, frozen backbone (scenes_v2)', 'box AP'),
-                    ('Mask R-CNN, frozen backbone (scenes_v2)', 'mask AP'),
-                    ('UperNet, frozen backbone (scenes_v2)', 'mIoU')}
+            if folder in line and ('AP' in line or 'mIoU' in line)}
+    detection, segmentation = tasks
+    assert rows == {(detection.name, 'box AP'), (detection.name, 'mask AP'),
+                    (segmentation.name, 'mIoU')}
     for task in tasks:
         base = os.path.splitext(os.path.basename(task.config))[0]
         log = (tmp_path / f'work_dirs/demo/{base}.log').read_text()
         assert 'initialised from work_dirs/demo/backbone.pth' in log, base
-        assert 'scenes_v2/test' in log, base
+        assert f'{folder}/test' in log, base
     for picture in ('detections.png', 'segmentations.png'):
         assert (tmp_path / 'work_dirs/demo' / picture).stat().st_size > 1000
 
@@ -183,44 +192,18 @@ def test_dense_v3_finetuned_mode_fine_tunes_the_v3_protocols_models_on_scenes_v3
     for task in (detection, segmentation):
         assert task.name in demo.EXPECTED_SECONDS and task.scenes == 'v3'
 
-    (tmp_path / 'data').mkdir()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
-    monkeypatch.setenv('OMP_NUM_THREADS', '2')
     # two iterations leave the GroupNorm detector's scores below mmdet's 0.05, and
     # CocoMetric reports nothing for no boxes: keep every box to test the wiring
     tasks = [dataclasses.replace(detection, options=TINY['iterations'] + LOADERS + [
                  'model.test_cfg.rcnn.score_thr=0.0']),
              dataclasses.replace(segmentation, options=TINY['iterations'] + LOADERS)]
-    # a world without scenes_v3 is refused before anything trains
-    shutil.copytree(tiny_demo_v3, tmp_path / 'data' / 'fashion_demo',
-                    ignore=shutil.ignore_patterns('scenes_v3'))
-    with pytest.raises(FileNotFoundError, match='--dense-scenes v3'):
-        demo.run_demo('data/fashion_demo', 'work_dirs/demo', TINY_PRETRAIN,
-                      tasks=tasks, log=lambda _: None, stream=io.StringIO())
-    assert not (tmp_path / 'work_dirs/demo/pretrain').exists()
-    shutil.rmtree(tmp_path / 'data' / 'fashion_demo')
-    (tmp_path / 'data' / 'fashion_demo').symlink_to(tiny_demo_v3)
-
-    text = demo.run_demo('data/fashion_demo', 'work_dirs/demo', TINY_PRETRAIN,
-                         python=sys.executable, log=lambda _: None, stream=io.StringIO(),
-                         tasks=tasks, probe_limit=20)
-    rows = {tuple(c.strip() for c in line.split('|')[1:3]) for line in text.splitlines()
-            if 'scenes_v3' in line and ('AP' in line or 'mIoU' in line)}
-    assert rows == {('Mask R-CNN GN, fine-tuned (scenes_v3)', 'box AP'),
-                    ('Mask R-CNN GN, fine-tuned (scenes_v3)', 'mask AP'),
-                    ('UperNet, fine-tuned (scenes_v3)', 'mIoU')}
-    for task in tasks:
-        base = os.path.splitext(os.path.basename(task.config))[0]
-        log = (tmp_path / f'work_dirs/demo/{base}.log').read_text()
-        assert 'initialised from work_dirs/demo/backbone.pth' in log, base
-        assert 'scenes_v3/test' in log, base
-    # the detector trains its GroupNorm FPN and heads, the backbone is not frozen
+    _refuses_a_world_without_its_scenes_then_trains_on_them(
+        tiny_demo_v3, 'v3', tasks, tmp_path, monkeypatch)
+    # the detector trains its GroupNorm FPN and heads, and the backbone (not frozen)
     base = os.path.splitext(os.path.basename(detection.config))[0]
     log = (tmp_path / f'work_dirs/demo/{base}.log').read_text()
     assert "type='GN'" in log and 'Shared4Conv1FCBBoxHead' in log
-    for picture in ('detections.png', 'segmentations.png'):
-        assert (tmp_path / 'work_dirs/demo' / picture).stat().st_size > 1000
+    assert 'frozen_stages=-1' in log
 
 
 def test_a_metric_the_run_did_not_report_is_an_error_naming_file_and_log(tmp_path):
