@@ -176,9 +176,9 @@ EXPECTED_SECONDS = {
     # `python tools/run_demo.py --dense v2`, 2026-12-04
     'Mask R-CNN, frozen backbone (scenes_v2)': 82,
     'UperNet, frozen backbone (scenes_v2)': 128,
-    # estimates (the benchmark's runs alone, doubled for two at once) until measured
-    'Mask R-CNN GN, fine-tuned (scenes_v3)': 960,
-    'UperNet, fine-tuned (scenes_v3)': 1200,
+    # `make demo DENSE=v3-finetuned`, 2026-12-07
+    'Mask R-CNN GN, fine-tuned (scenes_v3)': 909,
+    'UperNet, fine-tuned (scenes_v3)': 1141,
 }
 PICTURES = ('losses.png', 'probe.png', 'reconstructions.png', 'detections.png',
             'segmentations.png')
