@@ -146,8 +146,9 @@ V3_FINETUNED_DEMO_ITERS = 2000
 #: (``ablation.py --dense-scenes v3 --evaluations detection-finetuned
 #: segmentation-finetuned --finetuned-detection-heads gn-all``), backbone trained
 #: end to end, on scenes_v3/; the detector's 4000-iteration schedule shortened to
-#: 2000 (its 50-iteration warm-up kept). A longer demo (about three times the
-#: default's dense stages) whose detector and segmenter learn enough to draw.
+#: 2000 (its 50-iteration warm-up kept). A longer demo (47 minutes in all on 2
+#: CPU cores, three times the default's) whose detector and segmenter learn
+#: enough to draw.
 V3_FINETUNED_DENSE = [
     DownstreamTask('Mask R-CNN GN, fine-tuned (scenes_v3)',
                    DETECTION_FINETUNED_4K_GN_ALL_CONFIG_V3, DETECTION_METRICS,
