@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmhybrid.benchmarks.methods import METHODS, plan_of, stage_configs
+from mmhybrid.benchmarks.methods import (METHODS, plan_of, set_hybrid_views,
+                                         stage_configs)
 from mmhybrid.benchmarks.protocol import METRICS, OPTIONAL_METRICS
 from mmhybrid.benchmarks.splits import make_splits
+from mmhybrid.models.algorithms.step_plan import OnlinePass
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -170,6 +172,10 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
         base_cfg, = stage_configs(ALL_METHODS[base_of(name)], 10, 4, 0, 'x.json',
                                   **budget)
         cfg, = stage_configs(variant, 10, 4, 0, 'x.json', **budget)
+        # the views the pipeline crops follow the tasks the model keeps
+        # (``required_views``), so a change that drops a task may drop a view
+        assert set_hybrid_views(cfg, plan_of(cfg.model).required_views)
+        assert set_hybrid_views(base_cfg, plan_of(cfg.model).required_views)
         changed = [k for k in ('model', 'optim_wrapper', 'train_dataloader')
                    if cfg[k].to_dict() != base_cfg[k].to_dict()]
         assert len(changed) == 1, (name, changed)
@@ -222,6 +228,17 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
         contrastive=1.0, multilabel=4.0)
     plan = plan_of(cfg.model)
     assert plan.mim is None and not plan.uses_mask and len(plan.online) == 1
+    # no contrastive task: MIM and the labels keep their weights, no momentum
+    # key, the labels read their own unmasked pass of the masked view
+    cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+labelled-share-'
+                                '0.67+full-labelled-batch+no-contrastive'], 10, 4, 0,
+                         'x.json', label_fraction=0.1)
+    assert cfg.model.contrastive is None and 'query_input' not in cfg.model
+    assert cfg.model.loss_balancer.weights.to_dict() == dict(mim=1.0, multilabel=4.0)
+    assert cfg.train_dataloader.batch_size == 6
+    plan = plan_of(cfg.model)
+    assert plan.momentum == () and plan.queries == ()
+    assert plan.mim.masked and plan.labels == OnlinePass('masked', False)
 
     def record(method, seed, value):
         metrics = {k: value for k in METRICS}
