@@ -370,6 +370,16 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
            'masked view, the labels on its unmasked pass; no momentum encoder)',
            (_label_weight('hybrid-shared-unmasked', 4.0, contrastive=None), ),
            labelled_share=2 / 3, full_labelled_batch=True),
+    # issue #27: the other way along the weights. With a full labelled batch
+    # the label term no longer needs MIM and MoCo v3 held down to a quarter of
+    # its weight (chosen at full labels); dropping either lost fine-tune
+    # (no-mim -0.57, no-contrastive seed 0 -1.00): give both twice theirs
+    Method('hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-batch'
+           '+ssl-weight-2',
+           'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-'
+           'batch with fixed task weights 2 : 2 : 4 (MIM and MoCo v3 up-weighted)',
+           (_label_weight('hybrid-shared-unmasked', 4.0, mim=2.0, contrastive=2.0), ),
+           labelled_share=2 / 3, full_labelled_batch=True),
     Method('hybrid-shared+bce', 'hybrid-shared with BCE instead of ASL for the '
            'label head', (dict(_BASELINE, multilabel=dict(head=dict(loss=dict(
                _delete_=True, type='CrossEntropyLoss', use_sigmoid=True)))), )),
