@@ -239,12 +239,13 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
     plan = plan_of(cfg.model)
     assert plan.momentum == () and plan.queries == ()
     assert plan.mim.masked and plan.labels == OnlinePass('masked', False)
-    # the self-supervised tasks up-weighted: only their weights move
-    cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+labelled-share-'
-                                '0.67+full-labelled-batch+ssl-weight-2'], 10, 4, 0,
-                         'x.json', label_fraction=0.1)
-    assert cfg.model.loss_balancer.weights.to_dict() == dict(
-        mim=2.0, contrastive=2.0, multilabel=4.0)
+    # the self-supervised tasks up- or down-weighted: only their weights move
+    for scale in (2, 0.5):
+        cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+labelled-'
+                                    f'share-0.67+full-labelled-batch+ssl-weight-{scale}'],
+                             10, 4, 0, 'x.json', label_fraction=0.1)
+        assert cfg.model.loss_balancer.weights.to_dict() == dict(
+            mim=scale, contrastive=scale, multilabel=4.0)
 
     def record(method, seed, value):
         metrics = {k: value for k in METRICS}
