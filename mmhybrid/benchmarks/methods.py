@@ -167,6 +167,20 @@ def _label_weight(base: str, weight: float, mim: Optional[float] = 1.0,
 
 
 _BASELINE = METHODS['hybrid-shared'].stages[0]
+_FULL_BATCH = 'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-batch'
+
+
+def _ssl_weight(scale: float) -> Method:
+    """The full-labelled-batch hybrid with MIM and MoCo v3 at ``scale`` times
+    their weight beside the labels' 4."""
+    return Method(f'{_FULL_BATCH}+ssl-weight-{scale:g}',
+                  f'{_FULL_BATCH} with fixed task weights {scale:g} : {scale:g} : 4 '
+                  f'(MIM and MoCo v3 {"up" if scale > 1 else "down"}-weighted)',
+                  (_label_weight('hybrid-shared-unmasked', 4.0, mim=scale,
+                                 contrastive=scale), ),
+                  labelled_share=2 / 3, full_labelled_batch=True)
+
+
 TUNING: Dict[str, Method] = {m.name: m for m in [
     Method('hybrid-shared+fixed-weights', 'hybrid-shared with fixed task weights '
            '1 : 1 : 1 instead of uncertainty weighting',
@@ -374,20 +388,10 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
     # the label term no longer needs MIM and MoCo v3 held down to a quarter of
     # its weight (chosen at full labels); dropping either lost fine-tune
     # (no-mim -0.57, no-contrastive seed 0 -1.00): give both twice theirs
-    Method('hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-batch'
-           '+ssl-weight-2',
-           'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-'
-           'batch with fixed task weights 2 : 2 : 4 (MIM and MoCo v3 up-weighted)',
-           (_label_weight('hybrid-shared-unmasked', 4.0, mim=2.0, contrastive=2.0), ),
-           labelled_share=2 / 3, full_labelled_batch=True),
+    _ssl_weight(2.0),
     # twice the self-supervised weights lost fine-tune on seed 0 (-2.20 on
     # validation): the other side of 1 : 1 : 4, both at half their weight
-    Method('hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-batch'
-           '+ssl-weight-0.5',
-           'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-'
-           'batch with fixed task weights 0.5 : 0.5 : 4 (MIM and MoCo v3 down-weighted)',
-           (_label_weight('hybrid-shared-unmasked', 4.0, mim=0.5, contrastive=0.5), ),
-           labelled_share=2 / 3, full_labelled_batch=True),
+    _ssl_weight(0.5),
     Method('hybrid-shared+bce', 'hybrid-shared with BCE instead of ASL for the '
            'label head', (dict(_BASELINE, multilabel=dict(head=dict(loss=dict(
                _delete_=True, type='CrossEntropyLoss', use_sigmoid=True)))), )),
