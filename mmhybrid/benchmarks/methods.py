@@ -375,8 +375,8 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
     # issue #27: without MIM the full-labelled-batch's cousin lost fine-tune
     # (-0.57 at 10% labels) while its frozen kNN rose: MIM is what the
     # fine-tune reads, and MoCo v3 beside the labels added nothing the probes
-    # see. The other end: labels and MIM only (SupMAE, MaskSub: supervision
-    # plus masked modelling), no momentum encoder, no second view
+    # see. The other end: labels and MIM only (SupMAE: supervision plus
+    # masked reconstruction), no momentum encoder, no second view
     Method('hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-batch'
            '+no-contrastive',
            'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-'
