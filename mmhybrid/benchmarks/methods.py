@@ -377,11 +377,9 @@ TUNING: Dict[str, Method] = {m.name: m for m in [
     # fine-tune reads, and MoCo v3 beside the labels added nothing the probes
     # see. The other end: labels and MIM only (SupMAE: supervision plus
     # masked reconstruction), no momentum encoder, no second view
-    Method('hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-batch'
-           '+no-contrastive',
-           'hybrid-shared-unmasked+label-weight-4+labelled-share-0.67+full-labelled-'
-           'batch without the contrastive task (task weights 1 : 0 : 4: SimMIM on the '
-           'masked view, the labels on its unmasked pass; no momentum encoder)',
+    Method(f'{_FULL_BATCH}+no-contrastive',
+           f'{_FULL_BATCH} without the contrastive task (task weights 1 : 0 : 4: SimMIM '
+           'on the masked view, the labels on its unmasked pass; no momentum encoder)',
            (_label_weight('hybrid-shared-unmasked', 4.0, contrastive=None), ),
            labelled_share=2 / 3, full_labelled_batch=True),
     # issue #27: the other way along the weights. With a full labelled batch
