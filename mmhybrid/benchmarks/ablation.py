@@ -36,6 +36,9 @@ methods that read labels pre-train anew; a label-free method keeps its
 pre-training key (the work dir's weights are reused) but runs its probes
 again for the new metrics, so every method runs, into a results directory of
 its own (the records' ``config_hash`` differs from the full-label ones').
+With a label budget as well, the known garments keep the budget's labels
+only, and the label-free methods' held-out records at full labels serve (a
+run at a budget refuses them, as above).
 """
 import hashlib
 import json
@@ -152,7 +155,8 @@ class AblationRun:
         if protocol.label_fraction < 1:
             label_budget_splits(data_root, protocol.label_fraction)
         if protocol.held_out_classes:
-            held_out_splits(data_root, protocol.held_out_classes)
+            held_out_splits(data_root, protocol.held_out_classes,
+                            protocol.label_fraction)
 
     # --------------------------------------------------------------- identity
     def pretrain_hash(self, method: Method) -> str:

@@ -517,9 +517,11 @@ def set_label_budget(cfg: Config, fraction: float,
 
 def set_held_out_classes(cfg: Config, classes: Sequence[int],
                          labelled_share: Optional[float] = None,
-                         scene_labels: str = SCENE_LABELS) -> Optional[float]:
+                         scene_labels: str = SCENE_LABELS,
+                         label_fraction: float = 1.0) -> Optional[float]:
     """Keep garment ``classes`` out of a stage's label space: the object lists
-    with their images unlabelled (:func:`.splits.held_out_files`) as
+    with their images unlabelled (:func:`.splits.held_out_files`; below a
+    ``label_fraction`` of one, those of that label budget too) as
     :func:`set_object_lists` reads them; return the labelled share it applied.
 
     Raises:
@@ -537,7 +539,8 @@ def set_held_out_classes(cfg: Config, classes: Sequence[int],
             raise ValueError(f'the labelled scenes ({scene_labels}) have a batch '
                              f'share ({ratio}): their labels would name the '
                              f'held-out classes {list(classes)}')
-    return set_object_lists(cfg, held_out_files(classes), labelled_share)
+    return set_object_lists(cfg, held_out_files(classes, label_fraction),
+                            labelled_share)
 
 
 def plan_of(model_cfg: dict) -> StepPlan:
@@ -561,11 +564,9 @@ def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
     budget's object lists (:func:`set_label_budget`, written by
     :func:`.splits.label_budget_splits`); with ``held_out_classes``, the
     object lists that leave those garments unlabelled
-    (:func:`set_held_out_classes`, written by :func:`.splits.held_out_splits`).
-    Label-free stages are the same either way."""
-    if label_fraction < 1 and held_out_classes:
-        raise ValueError('held-out classes at a label budget below one are not '
-                         'supported yet')
+    (:func:`set_held_out_classes`, written by :func:`.splits.held_out_splits`),
+    at the label budget if there is one. Label-free stages are the same
+    either way."""
     configs = []
     for i, overrides in enumerate(method.stages):
         stage_iters = iters // len(method.stages)
@@ -578,11 +579,12 @@ def stage_configs(method: Method, iters: int, batch_size: int, seed: int,
         set_hybrid_views(cfg, views)
         set_scene_labels(cfg, pretrain_ann_file, data_root)
         share = None
-        if label_fraction < 1:
-            share = set_label_budget(cfg, label_fraction, method.labelled_share)
         if held_out_classes:
             share = set_held_out_classes(cfg, held_out_classes, method.labelled_share,
-                                         scene_labels=pretrain_ann_file)
+                                         scene_labels=pretrain_ann_file,
+                                         label_fraction=label_fraction)
+        elif label_fraction < 1:
+            share = set_label_budget(cfg, label_fraction, method.labelled_share)
         cfg.train_dataloader.batch_size = round(batch_size * method.batch_scale)
         if share is not None and method.full_labelled_batch:
             cfg.train_dataloader.batch_size = round(batch_size / share)

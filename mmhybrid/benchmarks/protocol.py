@@ -12,7 +12,7 @@ holds its default: :attr:`Protocol.LATER_FIELDS`):
   object images stay in the pool unlabelled) and the frozen probes also
   report accuracy on the held-out and the known classes apart
   (:data:`HELD_OUT_METRICS`): does the backbone generalise beyond its labels?
-  Not combined with a label budget for now.
+  With a label budget as well, the known garments keep the budget's labels.
 """
 from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
@@ -257,7 +257,8 @@ class Protocol:
             (:func:`.splits.held_out_splits`), the stages that read labels
             change (``methods.stage_configs``), and the frozen probes also
             report :data:`HELD_OUT_METRICS`. Kept sorted; empty: all classes
-            labelled. Not combined with ``label_fraction`` below one.
+            labelled. With ``label_fraction`` below one the known garments
+            keep that budget's labels only.
         dense_scenes (str): The scene set the detection and segmentation
             evaluations train and test on (:data:`DENSE_CONFIGS`): '' the
             pre-training's scenes/, 'v2' scenes_v2/ (the data root must hold
@@ -295,9 +296,6 @@ class Protocol:
         if len(set(classes)) != len(classes) or any(c < 0 for c in classes):
             raise ValueError('held_out_classes are distinct garment class indices, '
                              f'got {list(self.held_out_classes)}')
-        if classes and self.label_fraction < 1:
-            raise ValueError('held_out_classes with a label_fraction below one is not '
-                             'supported yet: run the held-out classes at full labels')
         object.__setattr__(self, 'held_out_classes', classes)
         _check_dense_scenes(self.dense_scenes)
         _check_finetuned_iters(self.dense_scenes,

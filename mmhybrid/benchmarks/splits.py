@@ -26,7 +26,11 @@ from Fashion-MNIST's test set and never appear in pre-training:
   garments with ``gt_label: []`` (unlabelled: their image-type labels go
   too, the label head never meets them); ``objects_known_labelled_<tag>.json``
   lists only the labelled ones (the known garments, all their labels) and
-  ``objects_known_unlabelled_<tag>.json`` only the others.
+  ``objects_known_unlabelled_<tag>.json`` only the others. At a label budget
+  as well (``objects_known_<tag>_<pct>pct.json`` and its labelled / unlabelled
+  pair) the known garments keep the budget's labels only: the labelled images
+  are the budget's minus the held-out garments', so the run is nested in both
+  the budget's and the held-out classes' runs.
 
 Everything is a pure function of the demo build and ``seed``: rebuilt files are
 identical, so every method and seed sees the same splits.
@@ -194,14 +198,22 @@ def label_budget_splits(data_root: str, fraction: float,
             in ``(0, 1)``.
         seed (int): Seed of the per-class permutations.
     """
-    if not 0 < fraction < 1:
-        raise ValueError(f'a label budget is a fraction in (0, 1), got {fraction}')
     with open(osp.join(data_root, OBJECTS)) as f:
         objects = json.load(f)
-    entries = objects['data_list']
-    garments = _object_garments(data_root, objects)
+    kept = _budget_kept(_object_garments(data_root, objects), fraction, seed)
+    files = label_budget_files(fraction)
+    _write_object_lists(data_root, objects, kept, files)
+    return files
+
+
+def _budget_kept(garments: np.ndarray, fraction: float, seed: int) -> set:
+    """Indices of the objects (garment class each) that keep their labels at
+    budget ``fraction``: an equal share of each garment, the first images of a
+    permutation drawn per class from ``seed`` (so budgets nest)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f'a label budget is a fraction in (0, 1), got {fraction}')
     rng = np.random.default_rng(seed)
-    count = int(round(fraction * len(entries)))
+    count = int(round(fraction * len(garments)))
     kept, present = [], np.unique(garments)
     for i, c in enumerate(present):
         order = rng.permutation(np.flatnonzero(garments == c))
@@ -210,10 +222,7 @@ def label_budget_splits(data_root: str, fraction: float,
             raise ValueError(f'label budget {fraction}: garment {c} would keep '
                              f'{quota} of its {len(order)} images')
         kept.append(order[:quota])
-    kept = set(np.concatenate(kept).tolist())
-    files = label_budget_files(fraction)
-    _write_object_lists(data_root, objects, kept, files)
-    return files
+    return set(np.concatenate(kept).tolist())
 
 
 def held_out_tag(classes: Sequence[int]) -> str:
@@ -222,32 +231,40 @@ def held_out_tag(classes: Sequence[int]) -> str:
     return 'heldout-' + '-'.join(str(int(c)) for c in sorted(classes))
 
 
-def held_out_files(classes: Sequence[int]) -> Dict[str, str]:
+def held_out_files(classes: Sequence[int], fraction: float = 1.0) -> Dict[str, str]:
     """The object lists with garment ``classes`` held out of the label space,
     relative to the data root: ``mixed`` (every object, the held-out garments
     with ``gt_label: []``), ``labelled`` (the known garments only) and
     ``unlabelled`` (the held-out ones, ``gt_label: []``); the same keys as
-    :func:`label_budget_files`."""
+    :func:`label_budget_files`. Below a ``fraction`` of one, the lists of that
+    label budget as well (only its share of the known garments labelled)."""
     tag = held_out_tag(classes)
+    if fraction < 1:
+        tag += '_' + budget_name(fraction)
     return dict(mixed=f'{SPLITS_DIR}/objects_known_{tag}.json',
                 labelled=f'{SPLITS_DIR}/objects_known_labelled_{tag}.json',
                 unlabelled=f'{SPLITS_DIR}/objects_known_unlabelled_{tag}.json')
 
 
-def held_out_splits(data_root: str, classes: Sequence[int]) -> Dict[str, str]:
+def held_out_splits(data_root: str, classes: Sequence[int], fraction: float = 1.0,
+                    seed: int = 0) -> Dict[str, str]:
     """Write the object lists with garment ``classes`` held out of the label
     space (module docstring) under ``<data_root>/splits/``; return
     :func:`held_out_files`.
 
     An object image of a held-out garment keeps its place in the lists with no
     label at all (its image-type label goes too: the label head never meets
-    the image); the others keep all their labels. A pure function of the demo
-    build and ``classes``.
+    the image); the others keep all their labels, or below a ``fraction`` of
+    one those that label budget keeps (:func:`label_budget_splits`' images,
+    less the held-out garments'). A pure function of the demo build,
+    ``classes``, ``fraction`` and ``seed``.
 
     Args:
         data_root (str): The demo world.
         classes (Sequence[int]): Garment class indices (of the objects'
             ``metainfo.classes``) to hold out; at least one, not all.
+        fraction (float): The label budget, in ``(0, 1]``.
+        seed (int): Seed of the budget's per-class permutations.
     """
     path = osp.join(data_root, OBJECTS)
     with open(path) as f:
@@ -266,6 +283,8 @@ def held_out_splits(data_root: str, classes: Sequence[int]) -> Dict[str, str]:
                          f'{len(garment_ids)} garments of {path}, not none or all')
     garments = _object_garments(data_root, objects)
     kept = set(np.flatnonzero(~np.isin(garments, held)).tolist())
-    files = held_out_files(held)
+    if fraction < 1:
+        kept &= _budget_kept(garments, fraction, seed)
+    files = held_out_files(held, fraction)
     _write_object_lists(data_root, objects, kept, files)
     return files

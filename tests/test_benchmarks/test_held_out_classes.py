@@ -28,7 +28,7 @@ TAG = 'heldout-5-6-7-8-9'
 
 def test_the_protocol_field_keeps_earlier_records_dict_and_is_json_able():
     """Empty (the default): the dict, and so the hash, of the records written
-    before the field; set: sorted, a list in the dict; not with a budget."""
+    before the field; set: sorted, a list in the dict; with a budget too."""
     assert 'held_out_classes' not in FULL.as_dict()
     assert json.dumps(FULL.as_dict(), sort_keys=True) == (
         '{"eval_options": {}, "linear_epochs": 30, "pretrain_batch": 32, '
@@ -39,8 +39,8 @@ def test_the_protocol_field_keeps_earlier_records_dict_and_is_json_able():
     assert held.held_out_classes == HELD
     assert held.as_dict() == dict(FULL.as_dict(), held_out_classes=list(HELD))
     assert json.loads(json.dumps(held.as_dict())) == held.as_dict()
-    with pytest.raises(ValueError, match='label_fraction below one is not supported'):
-        dataclasses.replace(FULL, held_out_classes=HELD, label_fraction=0.1)
+    both = dataclasses.replace(held, label_fraction=0.01)
+    assert both.as_dict() == dict(held.as_dict(), label_fraction=0.01)
     with pytest.raises(ValueError, match='distinct'):
         dataclasses.replace(FULL, held_out_classes=(5, 5))
 
@@ -88,6 +88,32 @@ def test_lists_leave_the_held_out_garments_unlabelled(demo):
             held_out_splits(str(demo), none_or_all)
 
 
+def test_lists_at_a_label_budget_keep_its_labels_of_the_known_garments(demo):
+    """With a budget as well: the budget's labelled images less the held-out
+    garments' (one per known garment here), every other image unlabelled;
+    own file names; nested in the budget's and in the held-out lists."""
+    from mmhybrid.benchmarks.splits import label_budget_splits
+    files = held_out_splits(str(demo), HELD, 0.5)
+    assert files == held_out_files(HELD, 0.5) == dict(
+        mixed=f'splits/objects_known_{TAG}_50pct.json',
+        labelled=f'splits/objects_known_labelled_{TAG}_50pct.json',
+        unlabelled=f'splits/objects_known_unlabelled_{TAG}_50pct.json')
+    lists = {k: json.loads((demo / p).read_text())['data_list']
+             for k, p in files.items()}
+    budget = json.loads((demo / label_budget_splits(str(demo), 0.5)['labelled'])
+                        .read_text())['data_list']
+    known = json.loads((demo / held_out_splits(str(demo), HELD)['labelled'])
+                       .read_text())['data_list']
+    expected = [e for e in budget if min(e['gt_label']) not in HELD]
+    assert lists['labelled'] == expected == [e for e in known if e in budget]
+    assert sorted(min(e['gt_label']) for e in expected) == [0, 1, 2, 3, 4]
+    assert [e for e in lists['mixed'] if e['gt_label']] == expected
+    assert lists['unlabelled'] == [e for e in lists['mixed'] if not e['gt_label']]
+    assert len(lists['mixed']) == 20 and len(lists['unlabelled']) == 15
+    with pytest.raises(ValueError, match='would keep 0'):
+        held_out_splits(str(demo), HELD, 0.1)  # two images a garment
+
+
 def sources(cfg):
     datasets = cfg.train_dataloader.dataset.datasets
     return [d.get('ann_file') for d in datasets], list(cfg.train_dataloader.sampler.ratios)
@@ -124,7 +150,7 @@ def test_stages_that_read_labels_read_the_known_classes(name):
 def test_a_labelled_share_and_the_labelled_scenes_under_held_out_classes():
     """The labelled-share variant's own source is the known garments; a stage
     that would give the labelled scenes (whose labels name every garment) a
-    batch share is refused; so is a budget with held-out classes."""
+    batch share is refused; with a budget, the stages read its lists."""
     from mmhybrid.benchmarks.methods import set_held_out_classes
     variant = TUNING['hybrid-shared-unmasked+label-weight-4+labelled-share-0.67']
     cfg, = stage_configs(variant, 10, 4, 0, 'splits/pretrain_partial.json',
@@ -137,9 +163,13 @@ def test_a_labelled_share_and_the_labelled_scenes_under_held_out_classes():
     cfg.train_dataloader.sampler.ratios = [2, 1, 1]
     with pytest.raises(ValueError, match='would name the held-out classes'):
         set_held_out_classes(cfg, HELD, scene_labels='splits/pretrain_partial.json')
-    with pytest.raises(ValueError, match='not supported yet'):
-        stage_configs(METHODS['multilabel'], 10, 4, 0, 'x.json', label_fraction=0.5,
-                      held_out_classes=HELD)
+    both = held_out_files(HELD, 0.5)
+    for name, reads in (('multilabel', ['labelled']),
+                        ('hybrid-shared-unmasked+label-weight-4+labelled-share-0.67',
+                         ['labelled', 'unlabelled'])):
+        cfg, = stage_configs(ALL_METHODS[name], 10, 4, 0, 'splits/pretrain_partial.json',
+                             label_fraction=0.5, held_out_classes=HELD)
+        assert sources(cfg)[0][:len(reads)] == [both[k] for k in reads]
 
 
 def test_keys_label_free_methods_reuse_their_pretraining_and_are_not_refused(
@@ -289,17 +319,13 @@ def test_reports_show_the_held_out_metrics_only_where_records_have_them(tmp_path
     assert 'held-out classes: kNN top-1 (frozen)' in budget
 
 
-def test_the_cli_wants_its_own_results_and_no_label_budget(tmp_path):
+def test_the_cli_wants_its_own_results(tmp_path):
     def cli(*args):
         return subprocess.run(
             [sys.executable, str(REPO / 'tools/benchmarks/ablation.py'), '--quick',
              '--held-out-classes', '5', '6', *args], cwd=tmp_path,
             capture_output=True, text=True, timeout=300,
             env=dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES=''))
-    proc = cli('--label-fraction', '0.5', '--results', 'r')
-    assert proc.returncode == 2
-    assert '--held-out-classes with --label-fraction below 1 is not supported' in (
-        proc.stderr)
     proc = cli()
     assert proc.returncode == 2
     assert '--held-out-classes needs its own --results' in proc.stderr
