@@ -246,6 +246,13 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
                              10, 4, 0, 'x.json', label_fraction=0.1)
         assert cfg.model.loss_balancer.weights.to_dict() == dict(
             mim=scale, contrastive=scale, multilabel=4.0)
+    # the labels down-weighted to the self-supervised tasks' weight
+    cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+labelled-share-'
+                                '0.67+full-labelled-batch+label-weight-1'], 10, 4, 0,
+                         'x.json', label_fraction=0.01)
+    assert cfg.model.loss_balancer.weights.to_dict() == dict(
+        mim=1.0, contrastive=1.0, multilabel=1.0)
+    assert cfg.train_dataloader.batch_size == 6
 
     def record(method, seed, value):
         metrics = {k: value for k in METRICS}
