@@ -253,6 +253,13 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
     assert cfg.model.loss_balancer.weights.to_dict() == dict(
         mim=1.0, contrastive=1.0, multilabel=1.0)
     assert cfg.train_dataloader.batch_size == 6
+    # the self-supervised tasks on the unlabelled half of a batch of 2x
+    cfg, = stage_configs(TUNING['hybrid-shared-unmasked+label-weight-4+labelled-share-'
+                                '0.5+full-labelled-batch+ssl-on-unlabelled'], 10, 4, 0,
+                         'x.json', label_fraction=0.01)
+    assert cfg.model.ssl_samples == 'unlabelled'
+    assert cfg.model.loss_balancer.weights.multilabel == 4.0
+    assert cfg.train_dataloader.batch_size == 8
 
     def record(method, seed, value):
         metrics = {k: value for k in METRICS}

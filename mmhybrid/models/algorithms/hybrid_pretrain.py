@@ -13,7 +13,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
-from .step_plan import TASKS, TEACHER_VIEW, StepPlan
+from ..heads.partial_multilabel_head import is_labelled
+from .step_plan import TASKS, TEACHER_VIEW, OnlinePass, StepPlan
 
 NONFINITE_POLICIES = ('raise', 'skip')
 # MessageHub key through which a skipped step reaches SkipNonFiniteOptimWrapper
@@ -30,6 +31,8 @@ TASK_KEYS = dict(mim=(('neck', 'head'), ()),
 TEACHER_DEFAULTS = dict(weight=1.0, ramp_iters=0, mode='soft', threshold=0.7,
                         momentum=0.01)
 TEACHER_MODES = ('soft', 'threshold')
+# which samples of a batch the self-supervised tasks (MIM, contrastive) read
+SSL_SAMPLES = ('all', 'unlabelled')
 
 
 def resize_views(x: torch.Tensor, scale: float) -> torch.Tensor:
@@ -169,6 +172,16 @@ class HybridPretrain(BaseSelfSupervisor):
         key_scale (float): The same for the views the momentum encoder keys
             (the label teacher, when on, reads its view at full resolution).
             Defaults to 1.
+        ssl_samples (str): Which samples of a batch MIM and the contrastive
+            task read: ``'all'``, or ``'unlabelled'`` (those without a
+            ``gt_label``; the labelled ones train the label head alone, as
+            semi-supervised methods give their unsupervised term the
+            unlabelled batch). With ``'unlabelled'`` an online pass that only
+            the self-supervised tasks read (e.g. the MIM pass when the label
+            head reads the unmasked one) and the momentum keys run on those
+            samples alone; a batch without one raises ``ValueError``.
+            Single process only (MoCo v3 gathers equal batches from every
+            rank). Defaults to ``'all'``.
         loss_balancer (dict): How the task losses combine, e.g.
             ``dict(type='FixedTaskWeights', weights=dict(mim=1.0))`` or
             ``dict(type='UncertaintyTaskWeights')``.
@@ -200,6 +213,7 @@ class HybridPretrain(BaseSelfSupervisor):
                  query_input: Optional[str] = None,
                  unmasked_scale: float = 1.,
                  key_scale: float = 1.,
+                 ssl_samples: str = 'all',
                  loss_balancer: dict = dict(type='FixedTaskWeights'),
                  nonfinite: str = 'raise',
                  data_preprocessor: Optional[dict] = None,
@@ -247,6 +261,19 @@ class HybridPretrain(BaseSelfSupervisor):
                              f'keys no view ({self.plan.describe()})')
         self.unmasked_scale = unmasked_scale
         self.key_scale = key_scale
+        if ssl_samples not in SSL_SAMPLES:
+            raise ValueError(f'ssl_samples must be one of {SSL_SAMPLES}, got '
+                             f'{ssl_samples!r}')
+        if ssl_samples != 'all':
+            if 'multilabel' not in self.tasks or len(self.tasks) == 1:
+                raise ValueError(f'ssl_samples={ssl_samples!r} needs the multilabel '
+                                 f'task and a self-supervised one, got {self.tasks}')
+            if is_distributed():
+                raise NotImplementedError(
+                    f'ssl_samples={ssl_samples!r} runs in one process only: MoCo '
+                    "v3's head gathers equal batches from every rank, and each "
+                    "rank's count of unlabelled samples varies")
+        self.ssl_samples = ssl_samples
         out_indices = tuple(getattr(self.backbone, 'out_indices', ()))
         if len(out_indices) > 2 or (len(out_indices) == 2 and mim is None):
             raise ValueError(
@@ -322,6 +349,21 @@ class HybridPretrain(BaseSelfSupervisor):
                 + (f' (built but never read: {unread})' if unread else '')
                 + f'. Set HybridViews(views={self.required_views}).')
         return dict(zip(names, inputs))
+
+    def _ssl_index(self, data_samples: List[DataSample]
+                   ) -> Optional[torch.Tensor]:
+        """The indices of the samples the self-supervised tasks read (see
+        ``ssl_samples``); None: all of them."""
+        if self.ssl_samples == 'all':
+            return None
+        keep = [i for i, ds in enumerate(data_samples) if not is_labelled(ds)]
+        if not keep:
+            raise ValueError(
+                f"HybridPretrain(ssl_samples='unlabelled'): a batch of "
+                f'{len(data_samples)} samples holds no unlabelled one for MIM and '
+                'the contrastive task; give the sampler unlabelled sources (ratios) '
+                'or set ssl_samples=\'all\'')
+        return torch.tensor(keep, dtype=torch.long)
 
     def _stack_masks(self, data_samples: List[DataSample]) -> torch.Tensor:
         if not all('mask' in ds for ds in data_samples):
@@ -432,19 +474,35 @@ class HybridPretrain(BaseSelfSupervisor):
         plan = self.plan
         views = self._name_views(inputs, data_samples)
         mask = self._stack_masks(data_samples) if plan.uses_mask else None
-        feats = {p: self.backbone(views[p.view], mask) if p.masked else
-                 self.backbone(resize_views(views[p.view], self.unmasked_scale), None)
-                 for p in plan.online}
+        ssl = self._ssl_index(data_samples)
+        # the passes only MIM and the queries read run on their samples alone
+        ssl_only = () if ssl is None else tuple(
+            p for p in plan.online if p not in (plan.labels, plan.teacher))
+
+        def ssl_part(x: torch.Tensor, p: Optional[OnlinePass] = None):
+            """``x`` of the whole batch (or of pass ``p``) cut to the samples
+            the self-supervised tasks read."""
+            return x if ssl is None or p in ssl_only else x[ssl]
+
+        feats = {}
+        for p in plan.online:
+            view, pass_mask = views[p.view], mask
+            if p in ssl_only:
+                view, pass_mask = view[ssl], mask[ssl] if p.masked else None
+            feats[p] = (self.backbone(view, pass_mask) if p.masked else
+                        self.backbone(resize_views(view, self.unmasked_scale), None))
         losses = {}
         if plan.mim is not None:
             losses['mim'] = self.mim_head.loss(
-                self.mim_neck(feats[plan.mim][0]), views['masked'], mask)
+                self.mim_neck(ssl_part(feats[plan.mim][0], plan.mim)),
+                ssl_part(views['masked']), ssl_part(mask))
         if plan.labels is not None:
             # before the momentum update, so nonfinite='skip' can check it there
             losses['multilabel'] = self.cls_head.loss(
                 self.cls_neck(feats[plan.labels][-1:]), data_samples)['loss']
         if plan.queries:
-            queries = [(self._query(feats[p]), key) for p, key in plan.queries]
+            queries = [(self._query([ssl_part(feats[p][-1], p)]), key)
+                       for p, key in plan.queries]
             # MoCo v3 order: online passes, momentum update, then the keys
             # (the update also syncs the projector's BN buffers).
             if update_momentum and not self._guarded_momentum_update(
@@ -454,11 +512,13 @@ class HybridPretrain(BaseSelfSupervisor):
                 losses['contrastive'] = queries[0][0].new_full((), float('nan'))
                 losses['teacher'] = losses['contrastive']  # nor targets
             else:
-                keys = {view: self._key(resize_views(views[view], self.key_scale))
+                keys = {view: self._key(resize_views(ssl_part(views[view]),
+                                                     self.key_scale))
                         for view in plan.momentum}
                 # a head that reads labels (LabelAwareMoCoV3Head) gets the
                 # batch's samples: query i, key i and sample i are one image
-                labels = ((data_samples, ) if getattr(
+                labels = (([data_samples[i] for i in ssl.tolist()]
+                           if ssl is not None else data_samples, ) if getattr(
                     self.con_head, 'reads_labels', False) else ())
                 losses['contrastive'] = sum(
                     self.con_head.loss(q, keys[key], *labels)
