@@ -290,6 +290,8 @@ class HybridPretrain(BaseSelfSupervisor):
                     'SimMIMSwinTransformer returns an earlier stage of the masked '
                     'pass after its patch merging, which its norm does not fit')
             scales += f', MIM reads backbone stage {out_indices[0] + 1}'
+        if ssl_samples != 'all':
+            scales += ', MIM and the contrastive task on the unlabelled samples'
         print_log(f'HybridPretrain step plan: {self.plan.describe()}{scales}',
                   logger='current')
 
