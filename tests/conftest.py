@@ -1,4 +1,5 @@
 import importlib.util
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ import torch
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import mmhybrid  # noqa: E402,F401  (registers modules)
-from mmengine.logging import MessageHub  # noqa: E402
+from mmengine.logging import MessageHub, MMLogger  # noqa: E402
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +32,18 @@ def max_iters():
     hub = MessageHub.get_current_instance()
     hub.update_info('max_iters', 100)
     yield 100
+
+
+@pytest.fixture
+def logged():
+    """The messages mmengine's current logger emits during the test."""
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield messages
+    logger.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)

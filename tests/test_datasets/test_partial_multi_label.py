@@ -1,8 +1,6 @@
 import json
-import logging
 
 import pytest
-from mmengine.logging import MMLogger
 from mmpretrain.datasets.transforms import PackInputs
 
 from mmhybrid.datasets import AnnotationError, PartialMultiLabelDataset
@@ -133,28 +131,20 @@ def test_duplicate_entries_name_file_and_both_positions(tmp_path):
         build(ann)
 
 
-def test_duplicates_skipped_on_request_are_counted_and_logged(tmp_path):
+def test_duplicates_skipped_on_request_are_counted_and_logged(tmp_path, logged):
     ann = write_ann(tmp_path, [
         dict(img_path='x.png', gt_label=[0]),
         dict(img_path='x.png', gt_label=[2]),
         dict(img_path='y.png', gt_label=[1]),
         dict(img_path='x.png', gt_label=[]),
     ])
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        dataset = build(ann, on_duplicate='skip')
-    finally:
-        logger.removeHandler(handler)
+    dataset = build(ann, on_duplicate='skip')
     assert len(dataset) == 2
     assert dataset.get_data_info(0)['gt_label'] == [0]  # the first one kept
     assert dataset.num_duplicates_skipped == 2
-    assert any('data_list[1]' in m and 'data_list[0]' in m for m in messages)
-    assert any('data_list[3]' in m for m in messages)
-    assert any('skipped 2 duplicate entries' in m for m in messages)
+    assert any('data_list[1]' in m and 'data_list[0]' in m for m in logged)
+    assert any('data_list[3]' in m for m in logged)
+    assert any('skipped 2 duplicate entries' in m for m in logged)
 
 
 # ---- per-class partial labels ------------------------------------------------

@@ -71,20 +71,10 @@ def test_other_tasks_read_the_last_stage_as_before():
     assert both.predict(inputs[0], samples)[0].pred_score.shape == (tm.NUM_CLASSES, )
 
 
-def test_plan_names_the_mim_stage():
-    import logging
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_current_instance()
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger.addHandler(handler)
-    try:
-        build((2, 3), contrastive=tm.contrastive())
-    finally:
-        logger.removeHandler(handler)
+def test_plan_names_the_mim_stage(logged):
+    build((2, 3), contrastive=tm.contrastive())
     assert any(m.endswith('momentum 1: view1 -> key, MIM reads backbone stage 3')
-               for m in messages), messages
+               for m in logged), logged
 
 
 @pytest.mark.parametrize('out_indices, mim', [((1, 2, 3), True), ((2, 3), False)])
