@@ -260,6 +260,15 @@ def test_tuning_variants_change_one_thing_and_are_reported_apart():
     assert cfg.model.ssl_samples == 'unlabelled'
     assert cfg.model.loss_balancer.weights.multilabel == 4.0
     assert cfg.train_dataloader.batch_size == 8
+    # the few-label settings in separate mode: MoCo v3 on its own two crops
+    cfg, = stage_configs(TUNING['hybrid-separate+label-weight-4+labelled-share-0.67+'
+                                'full-labelled-batch'], 10, 4, 0, 'x.json',
+                         label_fraction=0.01)
+    assert cfg.model.view_mode == 'separate'
+    assert cfg.model.loss_balancer.weights.to_dict() == dict(
+        mim=1.0, contrastive=1.0, multilabel=4.0)
+    assert cfg.train_dataloader.batch_size == 6
+    assert len(plan_of(cfg.model).queries) == 2
 
     def record(method, seed, value):
         metrics = {k: value for k in METRICS}
